@@ -1,0 +1,356 @@
+//! Every command-line definition. The connection options are defined once, in [`ConnectArgs`],
+//! and flattened into each client subcommand, as mosquitto keeps them in client_shared.c.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_STATUS_HELP;
+use crate::topic;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skeeter",
+    version,
+    about = "MQTT toolkit for sysadmins: publish, subscribe and an embedded broker",
+    long_about = "skeeter publishes and subscribes to MQTT topics from the shell, and carries a \
+                  small MQTT broker for local use and tests. Invoked through a link named \
+                  mosquitto_pub, mosquitto_sub, skeeter-pub, skeeter-sub or skeeter-broker, it \
+                  acts as that subcommand directly (see 'skeeter links').",
+    after_long_help = EXIT_STATUS_HELP,
+    propagate_version = true,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish one message, a file, or one message per line of standard input.
+    Pub(PubArgs),
+    /// Subscribe to topic filters and print the messages received.
+    Sub(SubArgs),
+    /// Run the embedded MQTT broker.
+    Broker(BrokerArgs),
+    /// Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly.
+    Links(LinksArgs),
+    /// Write the shell completions and man pages (for packagers and this repository).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// How to reach the broker and who to be there: shared by every client subcommand.
+///
+/// Every option can also come from the environment (SKEETER_HOST, SKEETER_PASSWORD, ...), so a
+/// password never has to be on the command line.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// Broker host name or address.
+    #[arg(short = 'h', long, env = "SKEETER_HOST", default_value = "localhost")]
+    pub host: String,
+
+    /// Broker port.
+    #[arg(short = 'p', long, env = "SKEETER_PORT", default_value_t = 1883)]
+    pub port: u16,
+
+    /// Client id [default: empty, the broker assigns one].
+    #[arg(short = 'i', long, env = "SKEETER_ID", conflicts_with = "id_prefix")]
+    pub id: Option<String>,
+
+    /// Client id made of this prefix and the process id, e.g. backup-4242.
+    #[arg(short = 'I', long, env = "SKEETER_ID_PREFIX", value_name = "PREFIX")]
+    pub id_prefix: Option<String>,
+
+    /// Keep-alive interval in seconds (0 turns keep-alive off).
+    #[arg(
+        short = 'k',
+        long,
+        env = "SKEETER_KEEPALIVE",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
+    pub keepalive: u16,
+
+    /// User name to authenticate with.
+    #[arg(short = 'u', long, env = "SKEETER_USERNAME")]
+    pub username: Option<String>,
+
+    /// Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users).
+    #[arg(
+        short = 'P',
+        long = "pw",
+        env = "SKEETER_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+
+    /// Quality of service: 0 at most once, 1 at least once, 2 exactly once.
+    #[arg(short = 'q', long, env = "SKEETER_QOS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+
+    /// Keep the session on the broker after disconnecting (clean session off; needs -i or -I).
+    #[arg(short = 'c', long, env = "SKEETER_DISABLE_CLEAN_SESSION")]
+    pub disable_clean_session: bool,
+
+    /// MQTT protocol version: 311 (or mqttv311).
+    #[arg(
+        short = 'V',
+        long,
+        env = "SKEETER_PROTOCOL_VERSION",
+        default_value = "311",
+        value_parser = parse_protocol_version,
+        value_name = "VERSION"
+    )]
+    pub protocol_version: ProtocolVersion,
+
+    /// Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged).
+    #[arg(short = 'M', long = "max-inflight", env = "SKEETER_MAX_INFLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_inflight: u16,
+
+    /// Topic of the Last Will, published by the broker if this client vanishes.
+    #[arg(long, env = "SKEETER_WILL_TOPIC", value_parser = parse_topic_name, value_name = "TOPIC")]
+    pub will_topic: Option<String>,
+
+    /// Payload of the Last Will [default: empty].
+    #[arg(
+        long,
+        env = "SKEETER_WILL_PAYLOAD",
+        requires = "will_topic",
+        value_name = "PAYLOAD"
+    )]
+    pub will_payload: Option<String>,
+
+    /// QoS of the Last Will.
+    #[arg(long, env = "SKEETER_WILL_QOS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2), value_name = "QOS")]
+    pub will_qos: u8,
+
+    /// Retain the Last Will.
+    #[arg(long, env = "SKEETER_WILL_RETAIN", requires = "will_topic")]
+    pub will_retain: bool,
+
+    /// Print a trace of the MQTT packets sent and received on stderr.
+    #[arg(short = 'd', long, env = "SKEETER_DEBUG")]
+    pub debug: bool,
+
+    /// Do not print runtime errors or warnings (usage errors are still printed).
+    #[arg(long, env = "SKEETER_QUIET")]
+    pub quiet: bool,
+
+    /// Print help (see more with '--help').
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Print version.
+    #[arg(long, action = ArgAction::Version)]
+    pub version: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVersion {
+    V311,
+}
+
+fn parse_protocol_version(value: &str) -> Result<ProtocolVersion, String> {
+    match value {
+        "311" | "mqttv311" => Ok(ProtocolVersion::V311),
+        "31" | "mqttv31" => Err("MQTT 3.1 is not supported yet; use 311".into()),
+        "5" | "mqttv5" => Err("MQTT 5 is not supported yet; use 311".into()),
+        _ => Err("expected 311 or mqttv311".into()),
+    }
+}
+
+/// A topic to publish to: no wildcards.
+pub fn parse_topic_name(value: &str) -> Result<String, String> {
+    topic::check_name(value)
+        .map(|()| value.to_owned())
+        .map_err(|e| format!("invalid publish topic '{value}': {e}"))
+}
+
+/// A topic filter to subscribe to.
+pub fn parse_topic_filter(value: &str) -> Result<String, String> {
+    topic::check_filter(value)
+        .map(|()| value.to_owned())
+        .map_err(|e| format!("invalid topic filter '{value}': {e}"))
+}
+
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!("'{value}' is not a number of seconds")),
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_long_help = EXIT_STATUS_HELP,
+    group(ArgGroup::new("source").required(true).args(["message", "file", "stdin_file", "stdin_line", "null_message"])),
+)]
+pub struct PubArgs {
+    /// Topic to publish to (no wildcards).
+    #[arg(short = 't', long, value_parser = parse_topic_name)]
+    pub topic: String,
+
+    /// Send this message.
+    #[arg(short = 'm', long, value_name = "MESSAGE", help_heading = "Message")]
+    pub message: Option<String>,
+
+    /// Send the whole file as one message (binary safe).
+    #[arg(short = 'f', long, value_name = "FILE", help_heading = "Message")]
+    pub file: Option<PathBuf>,
+
+    /// Send all of standard input as one message (binary safe).
+    #[arg(short = 's', long, help_heading = "Message")]
+    pub stdin_file: bool,
+
+    /// Send each line of standard input as one message (the newline is not sent; an empty line
+    /// sends an empty message).
+    #[arg(short = 'l', long, help_heading = "Message")]
+    pub stdin_line: bool,
+
+    /// Send an empty (zero-length) message.
+    #[arg(short = 'n', long, help_heading = "Message")]
+    pub null_message: bool,
+
+    /// Ask the broker to retain the message.
+    #[arg(short = 'r', long, help_heading = "Message")]
+    pub retain: bool,
+
+    /// Send the message this many times (not with -l).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), value_name = "N", help_heading = "Message")]
+    pub repeat: u64,
+
+    /// Wait this long (fractions allowed) between the end of one publish and the next with --repeat.
+    #[arg(long, default_value = "0", value_parser = parse_seconds, value_name = "SECS", help_heading = "Message")]
+    pub repeat_delay: f64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_long_help = EXIT_STATUS_HELP,
+)]
+pub struct SubArgs {
+    /// Topic filter to subscribe to (repeatable; + and # wildcards).
+    #[arg(short = 't', long = "topic", required = true, value_parser = parse_topic_filter, value_name = "FILTER")]
+    pub topics: Vec<String>,
+
+    /// Do not print messages whose topic matches this filter (repeatable).
+    #[arg(short = 'T', long = "filter-out", value_parser = parse_topic_filter, value_name = "FILTER")]
+    pub filter_out: Vec<String>,
+
+    /// Unsubscribe from this filter after subscribing (repeatable; with -c, edits a kept session).
+    #[arg(short = 'U', long = "unsubscribe", value_parser = parse_topic_filter, value_name = "FILTER")]
+    pub unsubscribe: Vec<String>,
+
+    /// Print the topic before each payload: 'topic payload'.
+    #[arg(short = 'v', long, help_heading = "Output")]
+    pub verbose: bool,
+
+    /// Do not print a newline after each message.
+    #[arg(short = 'N', help_heading = "Output")]
+    pub no_newline: bool,
+
+    /// Exit after this many messages.
+    #[arg(short = 'C', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Output")]
+    pub count: Option<u64>,
+
+    /// Give up after this many seconds (exit 27, 'Timed out' on stderr).
+    #[arg(short = 'W', value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Output")]
+    pub timeout: Option<u64>,
+
+    /// Do not print retained messages (those the broker held before we subscribed).
+    #[arg(short = 'R', help_heading = "Output", conflicts_with = "retained_only")]
+    pub no_retained: bool,
+
+    /// Print only retained messages; exit at the first message that is not retained.
+    #[arg(long, help_heading = "Output")]
+    pub retained_only: bool,
+
+    /// Exit as soon as the subscriptions are acknowledged (with -c, sets up a kept session).
+    #[arg(short = 'E', help_heading = "Output")]
+    pub exit_after_subscribe: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = EXIT_STATUS_HELP)]
+pub struct BrokerArgs {
+    /// Port to listen on (0 picks a free one; the bound address is printed).
+    #[arg(short = 'p', long, env = "SKEETER_BROKER_PORT", default_value_t = 1883)]
+    pub port: u16,
+
+    /// Address to listen on (0.0.0.0 or :: for every interface).
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_BIND",
+        default_value = "127.0.0.1",
+        value_name = "ADDR"
+    )]
+    pub bind: IpAddr,
+
+    /// Log connections and disconnections on stderr.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LinksArgs {
+    /// Directory to create the links in (e.g. ~/.local/bin).
+    pub dir: PathBuf,
+
+    /// Replace links or files of the same name that already exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    pub what: GenerateWhat,
+    /// Directory to write into.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GenerateWhat {
+    Completions,
+    Man,
+}
+
+/// The tools the binary can act as when invoked under another name (see `skeeter links`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personality {
+    Pub,
+    Sub,
+    Broker,
+}
+
+/// Link names, and the subcommand each runs.
+pub const LINK_NAMES: &[(&str, Personality)] = &[
+    ("skeeter-pub", Personality::Pub),
+    ("skeeter-sub", Personality::Sub),
+    ("skeeter-broker", Personality::Broker),
+    ("mosquitto_pub", Personality::Pub),
+    ("mosquitto_sub", Personality::Sub),
+];
+
+/// Which tool a program name stands for, if it is one of the link names.
+pub fn personality_of(program: &str) -> Option<Personality> {
+    let stem = program.strip_suffix(".exe").unwrap_or(program);
+    LINK_NAMES
+        .iter()
+        .find(|(name, _)| *name == stem)
+        .map(|(_, p)| *p)
+}

@@ -1,0 +1,127 @@
+//! `skeeter pub`: read the payload source, connect, publish, wait for every acknowledgement.
+
+use std::io;
+use std::time::Duration;
+
+use anyhow::Result;
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::cli::PubArgs;
+use crate::client::{Connection, options};
+use crate::exit::{Code, Fatal};
+
+/// Payloads read ahead of the network: bounds memory whatever the input size.
+const READ_AHEAD: usize = 256;
+
+pub async fn run(args: PubArgs) -> Result<()> {
+    let settings = options::settings(&args.connect)?;
+    let quiet = settings.quiet;
+    super::quiet(quiet, publish(args, settings).await)
+}
+
+async fn publish(args: PubArgs, settings: options::Settings) -> Result<()> {
+    // A single payload is read before connecting, so a bad file never leaves a half-done run.
+    let single = if args.stdin_line {
+        None
+    } else {
+        Some(single_payload(&args).await?)
+    };
+
+    let requests = usize::from(args.connect.max_inflight).max(READ_AHEAD);
+    let (mut connection, _ack) = Connection::open(&settings, requests).await?;
+
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let reader = match single {
+        Some(payload) => tokio::spawn(async move {
+            for _ in 0..args.repeat {
+                if tx.send(Ok(payload.clone())).await.is_err() {
+                    break;
+                }
+            }
+        }),
+        None => tokio::spawn(read_lines(tx)),
+    };
+    let pause = Duration::from_secs_f64(args.repeat_delay);
+    let result = connection
+        .publish_all(args.topic, settings.qos, args.retain, rx, pause)
+        .await;
+    reader.abort();
+    result.map(|_| ())
+}
+
+async fn single_payload(args: &PubArgs) -> Result<Bytes> {
+    if let Some(message) = &args.message {
+        return Ok(Bytes::from(message.clone().into_bytes()));
+    }
+    if let Some(path) = &args.file {
+        return match tokio::fs::read(path).await {
+            Ok(bytes) => check_size(Bytes::from(bytes)),
+            Err(err) => Err(Fatal::new(
+                Code::Input,
+                format!("cannot read {}: {err}", path.display()),
+            )
+            .into()),
+        };
+    }
+    if args.stdin_file {
+        let mut buf = Vec::new();
+        if let Err(err) = tokio::io::stdin().read_to_end(&mut buf).await {
+            return Err(Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into());
+        }
+        return check_size(Bytes::from(buf));
+    }
+    Ok(Bytes::new()) // -n
+}
+
+/// The largest payload that fits in one PUBLISH with a short topic.
+const MAX_PAYLOAD: usize = 268_435_455 - 2 - 65535 - 2;
+
+fn check_size(payload: Bytes) -> Result<Bytes> {
+    if payload.len() > MAX_PAYLOAD {
+        return Err(Fatal::new(
+            Code::Input,
+            format!(
+                "the payload is {} bytes; MQTT allows at most about 256 MB ({MAX_PAYLOAD} bytes)",
+                payload.len()
+            ),
+        )
+        .into());
+    }
+    Ok(payload)
+}
+
+/// -l: one message per line of stdin. The newline is not sent; an empty line is an empty
+/// message; a last line without a newline is still sent. A line is held in memory whole.
+async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>) {
+    let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    loop {
+        let mut line = Vec::new();
+        match stdin.read_until(b'\n', &mut line).await {
+            Ok(0) => return,
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if tx.send(check_line(line)).await.is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                let _ = tx.send(Err(err)).await;
+                return;
+            }
+        }
+    }
+}
+
+fn check_line(line: Vec<u8>) -> io::Result<Bytes> {
+    if line.len() > MAX_PAYLOAD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a line of {} bytes is longer than MQTT allows", line.len()),
+        ));
+    }
+    Ok(Bytes::from(line))
+}

@@ -1,0 +1,109 @@
+//! The `skeeter` binary: work out which tool we are (argv[0] or the subcommand), run it, and turn
+//! the outcome into an exit code. Nothing else happens here.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use skeeter::cli::{self, Cli, Command, Personality};
+use skeeter::cmd;
+use skeeter::exit::{self, Code};
+
+fn main() -> ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let program = args
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let parsed = match cli::personality_of(&program) {
+        Some(personality) => {
+            args[0] = program.clone().into();
+            parse_as(personality, &program, args)
+        }
+        None => Cli::command()
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m)),
+    };
+    let command = match parsed {
+        Ok(cli) => cli.command,
+        Err(err) => return usage_error(err),
+    };
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("skeeter: error: cannot start the async runtime: {err}");
+            return ExitCode::from(Code::Failure.as_u8());
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Pub(args) => cmd::publish::run(args).await,
+            Command::Sub(args) => cmd::subscribe::run(args).await,
+            Command::Broker(args) => cmd::broker::run(args).await,
+            Command::Links(args) => cmd::links::run(args),
+            Command::Generate(args) => cmd::generate::run(args),
+        }
+    });
+    // Don't wait for tasks stuck on stdin or a dead socket.
+    runtime.shutdown_background();
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = exit::code_of(&err);
+            if !exit::is_silent(&err) {
+                eprintln!("skeeter: error: {err:#}");
+            }
+            ExitCode::from(code.as_u8())
+        }
+    }
+}
+
+/// Parse argv as one subcommand run directly under a link name (flags start at argv[1]).
+fn parse_as(personality: Personality, name: &str, args: Vec<std::ffi::OsString>) -> clap::error::Result<Cli> {
+    use clap::Args;
+    let name = name.to_owned();
+    let command = match personality {
+        Personality::Pub => cli::PubArgs::augment_args(clap::Command::new(name)),
+        Personality::Sub => cli::SubArgs::augment_args(clap::Command::new(name)),
+        Personality::Broker => cli::BrokerArgs::augment_args(clap::Command::new(name)),
+    };
+    let matches = command.version(env!("CARGO_PKG_VERSION")).try_get_matches_from(args)?;
+    Ok(Cli {
+        command: match personality {
+            Personality::Pub => Command::Pub(cli::PubArgs::from_arg_matches(&matches)?),
+            Personality::Sub => Command::Sub(cli::SubArgs::from_arg_matches(&matches)?),
+            Personality::Broker => Command::Broker(cli::BrokerArgs::from_arg_matches(&matches)?),
+        },
+    })
+}
+
+/// `--help` and `--version` print and exit 0; any other parse error is one line and exit 2.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(Code::Usage.as_u8())
+        }
+        _ => {
+            eprintln!("skeeter: error: {}", one_line(&err));
+            ExitCode::from(Code::Usage.as_u8())
+        }
+    }
+}
+
+/// The first line of a clap error, without its "error: " prefix.
+fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see --help)")
+}

@@ -354,3 +354,27 @@ pub fn personality_of(program: &str) -> Option<Personality> {
         .find(|(name, _)| *name == stem)
         .map(|(_, p)| *p)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, CommandFactory};
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+        for name in ["mosquitto_pub", "skeeter-pub"] {
+            PubArgs::augment_args(clap::Command::new(name).version("1")).debug_assert();
+        }
+        SubArgs::augment_args(clap::Command::new("mosquitto_sub").version("1")).debug_assert();
+        BrokerArgs::augment_args(clap::Command::new("skeeter-broker").version("1")).debug_assert();
+    }
+
+    #[test]
+    fn link_names() {
+        assert_eq!(personality_of("mosquitto_pub"), Some(Personality::Pub));
+        assert_eq!(personality_of("skeeter-broker"), Some(Personality::Broker));
+        assert_eq!(personality_of("skeeter"), None);
+    }
+}

@@ -39,7 +39,13 @@ fn man_pages(dir: &Path) -> Result<()> {
     write_page(dir, "skeeter", command.clone())?;
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("skeeter-{}", sub.get_name());
-        write_page(dir, &name, sub.clone().name(name.clone()))?;
+        write_page(
+            dir,
+            &name,
+            sub.clone()
+                .name(name.clone())
+                .version(env!("CARGO_PKG_VERSION")),
+        )?;
     }
     Ok(())
 }

@@ -1,0 +1,193 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'skeeter' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'skeeter'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'skeeter' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish one message, a file, or one message per line of standard input')
+            [CompletionResult]::new('sub', 'sub', [CompletionResultType]::ParameterValue, 'Subscribe to topic filters and print the messages received')
+            [CompletionResult]::new('broker', 'broker', [CompletionResultType]::ParameterValue, 'Run the embedded MQTT broker')
+            [CompletionResult]::new('links', 'links', [CompletionResultType]::ParameterValue, 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the shell completions and man pages (for packagers and this repository)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'skeeter;pub' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Topic to publish to (no wildcards)')
+            [CompletionResult]::new('--topic', '--topic', [CompletionResultType]::ParameterName, 'Topic to publish to (no wildcards)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Send this message')
+            [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'Send this message')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Send the whole file as one message (binary safe)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Send the whole file as one message (binary safe)')
+            [CompletionResult]::new('--repeat', '--repeat', [CompletionResultType]::ParameterName, 'Send the message this many times (not with -l)')
+            [CompletionResult]::new('--repeat-delay', '--repeat-delay', [CompletionResultType]::ParameterName, 'Wait this long (fractions allowed) between the end of one publish and the next with --repeat')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Broker host name or address')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Broker host name or address')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Broker port')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Broker port')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('--id-prefix', '--id-prefix', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('--qos', '--qos', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311)')
+            [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311)')
+            [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--max-inflight', '--max-inflight', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--will-topic', '--will-topic', [CompletionResultType]::ParameterName, 'Topic of the Last Will, published by the broker if this client vanishes')
+            [CompletionResult]::new('--will-payload', '--will-payload', [CompletionResultType]::ParameterName, 'Payload of the Last Will [default: empty]')
+            [CompletionResult]::new('--will-qos', '--will-qos', [CompletionResultType]::ParameterName, 'QoS of the Last Will')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Send all of standard input as one message (binary safe)')
+            [CompletionResult]::new('--stdin-file', '--stdin-file', [CompletionResultType]::ParameterName, 'Send all of standard input as one message (binary safe)')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message)')
+            [CompletionResult]::new('--stdin-line', '--stdin-line', [CompletionResultType]::ParameterName, 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Send an empty (zero-length) message')
+            [CompletionResult]::new('--null-message', '--null-message', [CompletionResultType]::ParameterName, 'Send an empty (zero-length) message')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Ask the broker to retain the message')
+            [CompletionResult]::new('--retain', '--retain', [CompletionResultType]::ParameterName, 'Ask the broker to retain the message')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--disable-clean-session', '--disable-clean-session', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--will-retain', '--will-retain', [CompletionResultType]::ParameterName, 'Retain the Last Will')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Do not print runtime errors or warnings (usage errors are still printed)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'skeeter;sub' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Topic filter to subscribe to (repeatable; + and # wildcards)')
+            [CompletionResult]::new('--topic', '--topic', [CompletionResultType]::ParameterName, 'Topic filter to subscribe to (repeatable; + and # wildcards)')
+            [CompletionResult]::new('-T', '-T ', [CompletionResultType]::ParameterName, 'Do not print messages whose topic matches this filter (repeatable)')
+            [CompletionResult]::new('--filter-out', '--filter-out', [CompletionResultType]::ParameterName, 'Do not print messages whose topic matches this filter (repeatable)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Unsubscribe from this filter after subscribing (repeatable; with -c, edits a kept session)')
+            [CompletionResult]::new('--unsubscribe', '--unsubscribe', [CompletionResultType]::ParameterName, 'Unsubscribe from this filter after subscribing (repeatable; with -c, edits a kept session)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Exit after this many messages')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Give up after this many seconds (exit 27, ''Timed out'' on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Broker host name or address')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Broker host name or address')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Broker port')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Broker port')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('--id-prefix', '--id-prefix', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('--qos', '--qos', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311)')
+            [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311)')
+            [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--max-inflight', '--max-inflight', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--will-topic', '--will-topic', [CompletionResultType]::ParameterName, 'Topic of the Last Will, published by the broker if this client vanishes')
+            [CompletionResult]::new('--will-payload', '--will-payload', [CompletionResultType]::ParameterName, 'Payload of the Last Will [default: empty]')
+            [CompletionResult]::new('--will-qos', '--will-qos', [CompletionResultType]::ParameterName, 'QoS of the Last Will')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the topic before each payload: ''topic payload''')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the topic before each payload: ''topic payload''')
+            [CompletionResult]::new('-N', '-N ', [CompletionResultType]::ParameterName, 'Do not print a newline after each message')
+            [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Do not print retained messages (those the broker held before we subscribed)')
+            [CompletionResult]::new('--retained-only', '--retained-only', [CompletionResultType]::ParameterName, 'Print only retained messages; exit at the first message that is not retained')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit as soon as the subscriptions are acknowledged (with -c, sets up a kept session)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--disable-clean-session', '--disable-clean-session', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--will-retain', '--will-retain', [CompletionResultType]::ParameterName, 'Retain the Last Will')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Do not print runtime errors or warnings (usage errors are still printed)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'skeeter;broker' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one; the bound address is printed)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one; the bound address is printed)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on (0.0.0.0 or :: for every interface)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log connections and disconnections on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log connections and disconnections on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'skeeter;links' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Replace links or files of the same name that already exist')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace links or files of the same name that already exist')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'skeeter;generate' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'skeeter;help' {
+            [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish one message, a file, or one message per line of standard input')
+            [CompletionResult]::new('sub', 'sub', [CompletionResultType]::ParameterValue, 'Subscribe to topic filters and print the messages received')
+            [CompletionResult]::new('broker', 'broker', [CompletionResultType]::ParameterValue, 'Run the embedded MQTT broker')
+            [CompletionResult]::new('links', 'links', [CompletionResultType]::ParameterValue, 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the shell completions and man pages (for packagers and this repository)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'skeeter;help;pub' {
+            break
+        }
+        'skeeter;help;sub' {
+            break
+        }
+        'skeeter;help;broker' {
+            break
+        }
+        'skeeter;help;links' {
+            break
+        }
+        'skeeter;help;generate' {
+            break
+        }
+        'skeeter;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,254 @@
+//! The command line itself: usage errors, help, links (multicall), environment variables, and the
+//! generated completions and man pages being up to date.
+
+mod common;
+
+use std::path::Path;
+
+use common::skeeter;
+
+/// stderr is exactly one line, starting `skeeter: error:`.
+fn assert_one_error_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr).into_owned();
+    assert_eq!(text.lines().count(), 1, "stderr: {text:?}");
+    assert!(text.starts_with("skeeter: error: "), "stderr: {text:?}");
+    text
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["pub", "-t", "a/#", "-m", "x"],
+        &["pub", "-t", "a/+/b", "-m", "x"],
+        &["pub", "-t", "a", "-m", "x", "-f", "file"],
+        &["pub", "-t", "a", "-m", "x", "-l"],
+        &["pub", "-t", "a"],
+        &["pub", "-m", "x"],
+        &["pub", "-t", "a", "-m", "x", "-q", "3"],
+        &["pub", "-t", "a", "-m", "x", "-p", "70000"],
+        &["pub", "-t", "a", "-m", "x", "--repeat", "0"],
+        &["pub", "-t", "a", "-m", "x", "--will-payload", "p"],
+        &["pub", "-t", "a", "-m", "x", "--will-topic", "w/#"],
+        &["pub", "-t", "a", "-m", "x", "-i", "a", "-I", "b"],
+        &["pub", "-t", "a", "-m", "x", "--no-such-flag"],
+        &["sub", "-t", "a/#/b"],
+        &["sub", "-v"],
+        &["sub", "-t", "a", "-C", "0"],
+        &["sub", "-t", "a", "-R", "--retained-only"],
+        &["sub", "-t", "a", "-T", "x#"],
+        &["broker", "--bind", "not-an-address"],
+    ];
+    for args in cases {
+        let out = skeeter().args(*args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_one_error_line(&out.stderr);
+    }
+}
+
+#[test]
+fn checks_beyond_clap_are_usage_errors_too() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["pub", "-t", "a", "-m", "x", "-c"], "client id"),
+        (&["sub", "-t", "a", "-c"], "client id"),
+        (&["pub", "-t", "a", "-m", "x", "-P", "secret"], "user name"),
+        (
+            &["pub", "-t", "a", "-m", "x", "-i", ""],
+            "must not be empty",
+        ),
+    ];
+    for (args, words) in cases {
+        let out = skeeter().args(*args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = assert_one_error_line(&out.stderr);
+        assert!(text.contains(words), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn later_protocol_versions_are_refused_clearly() {
+    for version in ["31", "mqttv31", "5", "mqttv5"] {
+        let out = skeeter()
+            .args(["pub", "-t", "a", "-m", "x", "-V", version])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let text = assert_one_error_line(&out.stderr);
+        assert!(text.contains("not supported yet"), "{text}");
+    }
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let out = skeeter().args(["pub", "--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--topic",
+        "--host",
+        "--stdin-line",
+        "SKEETER_PASSWORD",
+        "Exit status",
+    ] {
+        assert!(help.contains(flag), "pub --help lacks {flag}");
+    }
+    let out = skeeter().args(["sub", "--version"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains(env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn no_broker_listening_exits_1_with_one_line() {
+    let port = common::free_port().to_string();
+    for args in [
+        vec!["pub", "-p", &port, "-t", "a", "-m", "x"],
+        vec!["sub", "-p", &port, "-t", "a"],
+    ] {
+        let out = skeeter().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = assert_one_error_line(&out.stderr);
+        assert!(text.contains("cannot connect"), "{text}");
+    }
+}
+
+#[test]
+fn quiet_silences_runtime_errors_but_keeps_the_exit_code() {
+    let port = common::free_port().to_string();
+    let out = skeeter()
+        .args(["pub", "-p", &port, "-t", "a", "-m", "x", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn unreadable_file_exits_10() {
+    let out = skeeter()
+        .args(["pub", "-t", "a", "-f", "/nonexistent/payload.bin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    let text = assert_one_error_line(&out.stderr);
+    assert!(text.contains("/nonexistent/payload.bin"), "{text}");
+}
+
+#[test]
+fn connection_options_come_from_the_environment() {
+    let broker = common::TestBroker::start();
+    let mut sub = common::skeeter_std();
+    sub.env("SKEETER_PORT", broker.port_arg())
+        .args(["sub", "-d", "-t", "env/t", "-C", "1"]);
+    let sub = common::Background::spawn(sub, "received SUBACK");
+    skeeter()
+        .env("SKEETER_PORT", broker.port_arg())
+        .env("SKEETER_QOS", "1")
+        .args(["pub", "-t", "env/t", "-m", "from env"])
+        .assert()
+        .success();
+    let (code, out) = sub.finish(std::time::Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"from env\n");
+}
+
+#[test]
+fn links_act_as_their_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    skeeter()
+        .args(["links", dir.path().to_str().unwrap()])
+        .assert()
+        .success();
+    for name in [
+        "skeeter-pub",
+        "skeeter-sub",
+        "skeeter-broker",
+        "mosquitto_pub",
+        "mosquitto_sub",
+    ] {
+        let link = dir.path().join(name);
+        assert!(
+            link.symlink_metadata().unwrap().file_type().is_symlink(),
+            "{name}"
+        );
+        let out = std::process::Command::new(&link)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name} --help");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains(&format!("Usage: {name}")), "{name}: {help}");
+    }
+    // Existing links are kept unless --force.
+    skeeter()
+        .args(["links", dir.path().to_str().unwrap()])
+        .assert()
+        .failure();
+    skeeter()
+        .args(["links", "--force", dir.path().to_str().unwrap()])
+        .assert()
+        .success();
+
+    // End to end through the links: flags start at argv[1].
+    let broker = common::TestBroker::start();
+    let port = broker.port_arg();
+    let mut sub = std::process::Command::new(dir.path().join("mosquitto_sub"));
+    sub.args(["-d", "-p", &port, "-t", "link/#", "-v", "-C", "1"]);
+    let sub = common::Background::spawn(sub, "received SUBACK");
+    let out = std::process::Command::new(dir.path().join("skeeter-pub"))
+        .args(["-p", &port, "-t", "link/a", "-m", "through a link"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (code, out) = sub.finish(std::time::Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"link/a through a link\n");
+    let out = std::process::Command::new(dir.path().join("mosquitto_pub"))
+        .args(["-t", "a/#", "-m", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// completions/ and man/ must be what `skeeter generate` makes from the current definitions.
+#[test]
+fn generated_files_are_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for what in ["completions", "man"] {
+        let fresh = tempfile::tempdir().unwrap();
+        skeeter()
+            .args(["generate", what, fresh.path().to_str().unwrap()])
+            .assert()
+            .success();
+        let committed = root.join(what);
+        let names = |dir: &Path| {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(fresh.path()),
+            names(&committed),
+            "{what}/ is stale: run `cargo run -- generate {what} {what}`"
+        );
+        for name in names(fresh.path()) {
+            let want = std::fs::read(fresh.path().join(&name)).unwrap();
+            let have = std::fs::read(committed.join(&name)).unwrap();
+            assert!(
+                want == have,
+                "{what}/{} is stale: run `cargo run -- generate {what} {what}`",
+                name.to_string_lossy()
+            );
+        }
+    }
+}

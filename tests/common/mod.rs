@@ -1,0 +1,289 @@
+//! What every integration test needs: the skeeter binary, an in-process broker on port 0, a real
+//! mosquitto broker when one is installed, and background subscribers that are known to be
+//! subscribed before anything is published.
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use skeeter::broker::{BackgroundBroker, Config};
+
+/// The skeeter binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_skeeter"))
+}
+
+/// `skeeter ARGS` as an assert_cmd command, with no SKEETER_* variables from the environment.
+pub fn skeeter() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SKEETER_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// The same, as a std Command (for processes that run in the background).
+pub fn skeeter_std() -> Command {
+    let mut cmd = Command::new(bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SKEETER_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// An embedded broker on 127.0.0.1 and a free port, stopped when dropped.
+pub struct TestBroker {
+    broker: Option<BackgroundBroker>,
+}
+
+impl TestBroker {
+    pub fn start() -> TestBroker {
+        let config = Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        let broker = BackgroundBroker::start(config).expect("start the embedded broker");
+        TestBroker {
+            broker: Some(broker),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.broker.as_ref().unwrap().local_addr().port()
+    }
+
+    pub fn port_arg(&self) -> String {
+        self.port().to_string()
+    }
+
+    pub fn stop(mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.stop();
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.stop();
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (for programs that cannot bind port 0 themselves).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether an external program is installed. When it is missing, the test is skipped with a
+/// note on stderr, unless SKEETER_REQUIRE_INTEROP is set (as .ci/run does): then it fails.
+pub fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
+            panic!("{program} is not installed, and SKEETER_REQUIRE_INTEROP is set");
+        }
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}
+
+/// A mosquitto broker on 127.0.0.1 and a free port, killed (by PID) when dropped.
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// Start mosquitto with `max_queued_messages 0` (so nothing is dropped for a slow
+    /// subscriber) plus the extra configuration lines given. None when it is not installed.
+    pub fn start(extra_config: &str) -> Option<Mosquitto> {
+        if !have("mosquitto") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // mosquitto started as root drops to the user mosquitto, which must read its files.
+        set_mode(dir.path(), 0o755);
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = dir.path().join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n{extra_config}\n"
+                ),
+            )
+            .unwrap();
+            set_mode(&conf, 0o644);
+            let mut child = Command::new("mosquitto")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start mosquitto");
+            if wait_for_port(port, &mut child) {
+                return Some(Mosquitto {
+                    child,
+                    port,
+                    _dir: dir,
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("mosquitto did not start listening");
+    }
+
+    pub fn port_arg(&self) -> String {
+        self.port.to_string()
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Wait (at most 5 s) until something accepts connections on the port; false if the child died.
+fn wait_for_port(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A subscriber process running in the background; its stdout is collected.
+pub struct Background {
+    child: Child,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Background {
+    /// Spawn `command` (stdout and stderr piped) and wait until a stderr line contains
+    /// `ready` (at most 10 s). With skeeter, pass `-d` and wait for "received SUBACK".
+    pub fn spawn(mut command: Command, ready: &str) -> Background {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the background process");
+        let mut stdout = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stdout.read_to_end(&mut buf);
+            buf
+        });
+        let stderr_lines = forward_lines(child.stderr.take().unwrap());
+        let mut background = Background {
+            child,
+            stdout: Some(stdout),
+            stderr_lines,
+        };
+        background.wait_for_stderr(ready);
+        background
+    }
+
+    /// Wait (at most 10 s) for a stderr line containing `text`.
+    pub fn wait_for_stderr(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("the background process never printed '{text}' on stderr");
+                }
+            }
+        }
+    }
+
+    /// Wait (at most `limit`) for the process to exit; returns its exit code and stdout.
+    pub fn finish(mut self, limit: Duration) -> (Option<i32>, Vec<u8>) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stdout = self.stdout.take().unwrap().join().unwrap();
+        (status.and_then(|s| s.code()), stdout)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `skeeter sub -d -p PORT ARGS` in the background, returned once its SUBACK has arrived.
+pub fn skeeter_sub(port: u16, args: &[&str]) -> Background {
+    let mut command = skeeter_std();
+    command
+        .args(["sub", "-d", "-p", &port.to_string()])
+        .args(args);
+    Background::spawn(command, "received SUBACK")
+}

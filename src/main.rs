@@ -63,7 +63,11 @@ fn main() -> ExitCode {
 }
 
 /// Parse argv as one subcommand run directly under a link name (flags start at argv[1]).
-fn parse_as(personality: Personality, name: &str, args: Vec<std::ffi::OsString>) -> clap::error::Result<Cli> {
+fn parse_as(
+    personality: Personality,
+    name: &str,
+    args: Vec<std::ffi::OsString>,
+) -> clap::error::Result<Cli> {
     use clap::Args;
     let name = name.to_owned();
     let command = match personality {
@@ -71,7 +75,9 @@ fn parse_as(personality: Personality, name: &str, args: Vec<std::ffi::OsString>)
         Personality::Sub => cli::SubArgs::augment_args(clap::Command::new(name)),
         Personality::Broker => cli::BrokerArgs::augment_args(clap::Command::new(name)),
     };
-    let matches = command.version(env!("CARGO_PKG_VERSION")).try_get_matches_from(args)?;
+    let matches = command
+        .version(env!("CARGO_PKG_VERSION"))
+        .try_get_matches_from(args)?;
     Ok(Cli {
         command: match personality {
             Personality::Pub => Command::Pub(cli::PubArgs::from_arg_matches(&matches)?),

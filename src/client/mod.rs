@@ -198,7 +198,10 @@ pub fn connect_error(err: ConnectionError, address: &str) -> anyhow::Error {
         }
         ConnectionError::NetworkTimeout => Fatal::new(
             Code::Failure,
-            format!("cannot connect to {address}: no answer within {} s", options::NETWORK_TIMEOUT_SECS),
+            format!(
+                "cannot connect to {address}: no answer within {} s",
+                options::NETWORK_TIMEOUT_SECS
+            ),
         )
         .into(),
         other => Fatal::new(

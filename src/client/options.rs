@@ -53,7 +53,9 @@ pub fn client_id(args: &ConnectArgs) -> String {
 pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     let id = client_id(args);
     if args.id.as_deref() == Some("") {
-        return Err(usage("the client id (-i) must not be empty; leave -i out to let the broker assign one"));
+        return Err(usage(
+            "the client id (-i) must not be empty; leave -i out to let the broker assign one",
+        ));
     }
     if id.len() > 65535 {
         return Err(usage("the client id is longer than 65535 bytes"));

@@ -68,7 +68,9 @@ async fn single_payload(args: &PubArgs) -> Result<Bytes> {
     if args.stdin_file {
         let mut buf = Vec::new();
         if let Err(err) = tokio::io::stdin().read_to_end(&mut buf).await {
-            return Err(Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into());
+            return Err(
+                Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into(),
+            );
         }
         return check_size(Bytes::from(buf));
     }

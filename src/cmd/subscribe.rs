@@ -39,7 +39,10 @@ async fn subscribe(args: SubArgs, settings: options::Settings) -> Result<()> {
     let timed_out = || -> anyhow::Error {
         Fatal::new(
             Code::Timeout,
-            format!("Timed out after {} s (-W)", args.timeout.unwrap_or_default()),
+            format!(
+                "Timed out after {} s (-W)",
+                args.timeout.unwrap_or_default()
+            ),
         )
         .into()
     };
@@ -64,11 +67,7 @@ async fn subscribe(args: SubArgs, settings: options::Settings) -> Result<()> {
     }
 }
 
-fn request_subscriptions(
-    connection: &Connection,
-    args: &SubArgs,
-    qos: rumqttc::QoS,
-) -> Result<()> {
+fn request_subscriptions(connection: &Connection, args: &SubArgs, qos: rumqttc::QoS) -> Result<()> {
     let filters = args
         .topics
         .iter()
@@ -162,7 +161,11 @@ async fn receive(
             if err.kind() == io::ErrorKind::BrokenPipe {
                 return Ok(Stop::Done); // the reader went away: nothing left to do
             }
-            return Err(Fatal::new(Code::Failure, format!("cannot write to standard output: {err}")).into());
+            return Err(Fatal::new(
+                Code::Failure,
+                format!("cannot write to standard output: {err}"),
+            )
+            .into());
         }
         printed += 1;
         if args.count == Some(printed) {
@@ -201,7 +204,10 @@ fn check_suback(codes: &[SubscribeReasonCode], args: &SubArgs, quiet: bool) -> R
     if refused.len() == codes.len() {
         return Err(Fatal::new(
             Code::Failure,
-            format!("the broker refused every subscription: {}", refused.join(", ")),
+            format!(
+                "the broker refused every subscription: {}",
+                refused.join(", ")
+            ),
         )
         .into());
     }

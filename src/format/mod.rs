@@ -21,7 +21,11 @@ impl Printer {
         if self.verbose {
             out.write_all(topic.as_bytes())?;
             out.write_all(b" ")?;
-            out.write_all(if payload.is_empty() { b"(null)" } else { payload })?;
+            out.write_all(if payload.is_empty() {
+                b"(null)"
+            } else {
+                payload
+            })?;
         } else {
             out.write_all(payload)?;
         }

@@ -1,0 +1,412 @@
+//! Bytes to packets and back, around rumqttc's v4 codec: which protocol a client speaks, the
+//! checks the codec leaves out, and publish framing that never copies a large payload.
+
+use bytes::{BufMut, BytesMut};
+use rumqttc::mqttbytes::v4::Packet;
+use rumqttc::mqttbytes::{self, QoS};
+
+use crate::topic;
+
+/// Largest remaining length MQTT can express.
+pub(crate) const MAX_REMAINING_LENGTH: usize = 268_435_455;
+
+/// Why a client's bytes were refused; its connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProtocolError {
+    #[error("packet of {size} bytes is over the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("malformed packet: {0}")]
+    Malformed(&'static str),
+    #[error("malformed packet: {0}")]
+    Codec(mqttbytes::Error),
+    #[error("bad topic {topic:?}: {reason}")]
+    Topic {
+        topic: String,
+        reason: topic::TopicError,
+    },
+}
+
+/// What the first CONNECT of a connection asks for; decided in one place so MQTT 5 can be added.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProtocolRequest {
+    /// Not enough bytes yet to tell.
+    Incomplete,
+    /// MQTT 3.1.1 ("MQTT", level 4): served with rumqttc's v4 codec.
+    V311,
+    /// A protocol we recognise but do not serve: answer CONNACK 1 (unacceptable protocol
+    /// version), then close.
+    UnsupportedVersion(&'static str),
+    /// Not an MQTT CONNECT: close without answering.
+    NotMqtt,
+}
+
+/// Peek at the protocol name and level of the first CONNECT, before any codec reads it (the v4
+/// codec would misread an MQTT 5 CONNECT).
+pub(crate) fn detect_protocol(buf: &[u8]) -> ProtocolRequest {
+    let header = match parse_fixed_header(buf) {
+        Ok(Some(header)) => header,
+        Ok(None) => return ProtocolRequest::Incomplete,
+        Err(_) => return ProtocolRequest::NotMqtt,
+    };
+    if header.byte1 != 0x10 {
+        return ProtocolRequest::NotMqtt;
+    }
+    let body = &buf[header.header_len..];
+    let (Some(&len_hi), Some(&len_lo)) = (body.first(), body.get(1)) else {
+        return ProtocolRequest::Incomplete;
+    };
+    let name_len = u16::from_be_bytes([len_hi, len_lo]) as usize;
+    // Longer names are neither "MQTT" nor "MQIsdp": refuse rather than wait for them.
+    if name_len > 6 || header.remaining_len < 2 + name_len + 1 {
+        return ProtocolRequest::NotMqtt;
+    }
+    let (Some(name), Some(&level)) = (body.get(2..2 + name_len), body.get(2 + name_len)) else {
+        return ProtocolRequest::Incomplete;
+    };
+    match (name, level) {
+        (b"MQTT", 4) => ProtocolRequest::V311,
+        (b"MQTT", 5) => ProtocolRequest::UnsupportedVersion("MQTT 5"),
+        (b"MQTT", _) => ProtocolRequest::UnsupportedVersion("this MQTT protocol level"),
+        (b"MQIsdp", 3) => ProtocolRequest::UnsupportedVersion("MQTT 3.1"),
+        _ => ProtocolRequest::NotMqtt,
+    }
+}
+
+/// The first byte of a frame and its lengths.
+struct FixedHeader {
+    byte1: u8,
+    header_len: usize,
+    remaining_len: usize,
+}
+
+fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, ProtocolError> {
+    let Some(&byte1) = buf.first() else {
+        return Ok(None);
+    };
+    let mut remaining_len = 0usize;
+    for i in 0..4 {
+        let Some(&byte) = buf.get(1 + i) else {
+            return Ok(None);
+        };
+        remaining_len |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some(FixedHeader {
+                byte1,
+                header_len: 2 + i,
+                remaining_len,
+            }));
+        }
+    }
+    Err(ProtocolError::Malformed(
+        "remaining length longer than 4 bytes",
+    ))
+}
+
+/// Take the next complete packet off `buf`, checked; `Ok(None)` means read more bytes.
+///
+/// The size limit is checked on the fixed header alone, before the body is buffered; when the
+/// body is still to come, `buf` is grown once to hold all of it.
+pub(crate) fn read_packet(
+    buf: &mut BytesMut,
+    max_packet_size: usize,
+) -> Result<Option<Packet>, ProtocolError> {
+    let Some(header) = parse_fixed_header(buf)? else {
+        return Ok(None);
+    };
+    if header.remaining_len > max_packet_size {
+        return Err(ProtocolError::TooLarge {
+            size: header.remaining_len,
+            max: max_packet_size,
+        });
+    }
+    check_fixed_header(header.byte1, header.remaining_len)?;
+    let frame_len = header.header_len + header.remaining_len;
+    if buf.len() < frame_len {
+        buf.reserve(frame_len - buf.len());
+        return Ok(None);
+    }
+    check_raw_body(header.byte1 >> 4, &buf[header.header_len..frame_len])?;
+    let mut frame = buf.split_to(frame_len);
+    let packet = Packet::read(&mut frame, max_packet_size).map_err(ProtocolError::Codec)?;
+    check_packet(&packet)?;
+    Ok(Some(packet))
+}
+
+/// Flag bits and fixed lengths (MQTT 3.1.1 section 2.2.2), which the codec does not check.
+fn check_fixed_header(byte1: u8, remaining_len: usize) -> Result<(), ProtocolError> {
+    let (kind, flags) = (byte1 >> 4, byte1 & 0x0f);
+    let flags_ok = match kind {
+        3 => {
+            let qos = (flags >> 1) & 0b11;
+            if qos == 3 {
+                return Err(ProtocolError::Malformed("PUBLISH with QoS 3"));
+            }
+            if qos == 0 && flags & 0b1000 != 0 {
+                return Err(ProtocolError::Malformed("QoS 0 PUBLISH with DUP set"));
+            }
+            true
+        }
+        6 | 8 | 10 => flags == 0b0010,
+        1..=14 => flags == 0,
+        _ => return Err(ProtocolError::Malformed("reserved packet type")),
+    };
+    if !flags_ok {
+        return Err(ProtocolError::Malformed("wrong fixed header flags"));
+    }
+    let length_ok = match kind {
+        4..=7 => remaining_len == 2,
+        12..=14 => remaining_len == 0,
+        _ => true,
+    };
+    if !length_ok {
+        return Err(ProtocolError::Malformed("wrong remaining length"));
+    }
+    Ok(())
+}
+
+/// Reserved bits the codec reads past: CONNECT flags and SUBSCRIBE options. Bounds errors are
+/// left to the codec, which reports them.
+fn check_raw_body(kind: u8, body: &[u8]) -> Result<(), ProtocolError> {
+    match kind {
+        1 => {
+            let name_len = match body.get(..2) {
+                Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]) as usize,
+                _ => return Ok(()),
+            };
+            // protocol name, level, then the connect flags
+            if let Some(&flags) = body.get(2 + name_len + 1) {
+                if flags & 0x01 != 0 {
+                    return Err(ProtocolError::Malformed("CONNECT reserved flag set"));
+                }
+                if flags & 0x40 != 0 && flags & 0x80 == 0 {
+                    return Err(ProtocolError::Malformed(
+                        "CONNECT password without user name",
+                    ));
+                }
+            }
+        }
+        8 => {
+            let mut at = 2; // packet id
+            while let Some(&[hi, lo]) = body.get(at..at + 2) {
+                at += 2 + u16::from_be_bytes([hi, lo]) as usize;
+                match body.get(at) {
+                    Some(options) if options & 0b1111_1100 != 0 => {
+                        return Err(ProtocolError::Malformed(
+                            "SUBSCRIBE reserved option bits set",
+                        ));
+                    }
+                    Some(_) => at += 1,
+                    None => break,
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Packet ids, topics and filters, on the decoded packet.
+fn check_packet(packet: &Packet) -> Result<(), ProtocolError> {
+    let bad_topic = |topic: &str, reason| ProtocolError::Topic {
+        topic: topic.to_owned(),
+        reason,
+    };
+    match packet {
+        Packet::Connect(connect) => {
+            if let Some(will) = &connect.last_will {
+                topic::check_name(&will.topic).map_err(|r| bad_topic(&will.topic, r))?;
+            }
+        }
+        Packet::Publish(publish) => {
+            topic::check_name(&publish.topic).map_err(|r| bad_topic(&publish.topic, r))?;
+        }
+        Packet::Subscribe(subscribe) => {
+            check_pkid(subscribe.pkid)?;
+            if subscribe.filters.is_empty() {
+                return Err(ProtocolError::Malformed("SUBSCRIBE without filters"));
+            }
+            for filter in &subscribe.filters {
+                topic::check_filter(&filter.path).map_err(|r| bad_topic(&filter.path, r))?;
+            }
+        }
+        Packet::Unsubscribe(unsubscribe) => {
+            check_pkid(unsubscribe.pkid)?;
+            if unsubscribe.topics.is_empty() {
+                return Err(ProtocolError::Malformed("UNSUBSCRIBE without filters"));
+            }
+            for filter in &unsubscribe.topics {
+                topic::check_filter(filter).map_err(|r| bad_topic(filter, r))?;
+            }
+        }
+        Packet::PubAck(ack) => check_pkid(ack.pkid)?,
+        Packet::PubRec(ack) => check_pkid(ack.pkid)?,
+        Packet::PubRel(ack) => check_pkid(ack.pkid)?,
+        Packet::PubComp(ack) => check_pkid(ack.pkid)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_pkid(pkid: u16) -> Result<(), ProtocolError> {
+    if pkid == 0 {
+        return Err(ProtocolError::Malformed("packet id 0"));
+    }
+    Ok(())
+}
+
+/// Append a control packet (ack, CONNACK, SUBACK, PINGRESP) to `out`.
+pub(crate) fn encode(out: &mut BytesMut, packet: &Packet) {
+    let before = out.len();
+    // Control packets the broker builds always fit; if one ever did not, leave no partial bytes.
+    if packet.write(out, MAX_REMAINING_LENGTH).is_err() {
+        out.truncate(before);
+    }
+}
+
+/// What goes in front of a PUBLISH payload. The caller appends or writes the payload itself, so
+/// a large one is never copied into a write buffer.
+pub(crate) struct PublishHeader<'a> {
+    pub topic: &'a str,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub pkid: u16,
+    pub payload_len: usize,
+}
+
+impl PublishHeader<'_> {
+    /// Append the fixed header, topic and packet id; false (nothing written) if too long for MQTT.
+    pub fn encode(&self, out: &mut BytesMut) -> bool {
+        let pkid_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let remaining_len = 2 + self.topic.len() + pkid_len + self.payload_len;
+        if remaining_len > MAX_REMAINING_LENGTH || self.topic.len() > usize::from(u16::MAX) {
+            return false;
+        }
+        let byte1 =
+            0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
+        out.put_u8(byte1);
+        let mut len = remaining_len;
+        loop {
+            let digit = (len % 128) as u8;
+            len /= 128;
+            if len == 0 {
+                out.put_u8(digit);
+                break;
+            }
+            out.put_u8(digit | 0x80);
+        }
+        out.put_u16(self.topic.len() as u16);
+        out.extend_from_slice(self.topic.as_bytes());
+        if pkid_len > 0 {
+            out.put_u16(self.pkid);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::mqttbytes::v4::Publish;
+
+    #[test]
+    fn detects_protocols() {
+        let connect = |name: &[u8], level: u8| {
+            let mut frame = vec![0x10, (2 + name.len() + 1 + 1 + 2 + 2) as u8];
+            frame.extend_from_slice(&(name.len() as u16).to_be_bytes());
+            frame.extend_from_slice(name);
+            frame.extend_from_slice(&[level, 0x02, 0, 60, 0, 0]);
+            frame
+        };
+        assert_eq!(detect_protocol(&connect(b"MQTT", 4)), ProtocolRequest::V311);
+        assert!(matches!(
+            detect_protocol(&connect(b"MQTT", 5)),
+            ProtocolRequest::UnsupportedVersion(_)
+        ));
+        assert!(matches!(
+            detect_protocol(&connect(b"MQIsdp", 3)),
+            ProtocolRequest::UnsupportedVersion(_)
+        ));
+        assert_eq!(
+            detect_protocol(&connect(b"HTTP", 4)),
+            ProtocolRequest::NotMqtt
+        );
+        assert_eq!(
+            detect_protocol(&connect(b"MQTT", 4)[..5]),
+            ProtocolRequest::Incomplete
+        );
+        assert_eq!(
+            detect_protocol(b"GET / HTTP/1.1\r\n"),
+            ProtocolRequest::NotMqtt
+        );
+        assert_eq!(detect_protocol(&[]), ProtocolRequest::Incomplete);
+    }
+
+    #[test]
+    fn publish_header_matches_the_codec() {
+        for (qos, pkid) in [
+            (QoS::AtMostOnce, 0),
+            (QoS::AtLeastOnce, 7),
+            (QoS::ExactlyOnce, 9),
+        ] {
+            for payload_len in [0, 5, 200, 70_000] {
+                let mut publish = Publish::new("a/b", qos, vec![7u8; payload_len]);
+                publish.pkid = pkid;
+                publish.retain = true;
+                publish.dup = qos != QoS::AtMostOnce;
+                let mut expected = BytesMut::new();
+                Packet::Publish(publish.clone())
+                    .write(&mut expected, MAX_REMAINING_LENGTH)
+                    .unwrap();
+                let mut ours = BytesMut::new();
+                assert!(
+                    PublishHeader {
+                        topic: "a/b",
+                        qos,
+                        retain: true,
+                        dup: publish.dup,
+                        pkid,
+                        payload_len,
+                    }
+                    .encode(&mut ours)
+                );
+                ours.extend_from_slice(&publish.payload);
+                assert_eq!(ours, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_codec_accepts() {
+        let bad: &[&[u8]] = &[
+            &[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00], // SUBSCRIBE flags 0
+            &[0x82, 0x06, 0x00, 0x00, 0x00, 0x01, b'a', 0x00], // SUBSCRIBE pkid 0
+            &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x04], // SUBSCRIBE reserved bits
+            &[0x82, 0x08, 0x00, 0x01, 0x00, 0x03, b'#', b'/', b'a', 0x00], // bad filter
+            &[0xa2, 0x02, 0x00, 0x01],                         // UNSUBSCRIBE without filters
+            &[0x60, 0x02, 0x00, 0x01],                         // PUBREL flags 0
+            &[0x40, 0x02, 0x00, 0x00],                         // PUBACK pkid 0
+            &[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'+'],       // wildcard topic
+            &[0x38, 0x04, 0x00, 0x01, b'a', b'x'],             // QoS 0 with DUP
+            &[0xc0, 0x01, 0x00],                               // PINGREQ with a body
+            &[0xf0, 0x00],                                     // reserved type
+            &[0x30, 0xff, 0xff, 0xff, 0xff, 0x7f],             // 5-byte length
+        ];
+        for frame in bad {
+            let mut buf = BytesMut::from(*frame);
+            assert!(read_packet(&mut buf, 1024).is_err(), "{frame:02x?}");
+        }
+    }
+
+    #[test]
+    fn checks_size_before_the_body_arrives() {
+        let mut buf = BytesMut::from(&[0x30u8, 0x80, 0x80, 0x04][..]); // 65536 bytes announced
+        assert!(matches!(
+            read_packet(&mut buf, 1024),
+            Err(ProtocolError::TooLarge { size: 65536, .. })
+        ));
+        let mut buf = BytesMut::from(&[0x30u8, 0x80, 0x80, 0x04][..]);
+        assert!(matches!(read_packet(&mut buf, 1 << 20), Ok(None)));
+        assert!(buf.capacity() >= 65536 + 4);
+    }
+}

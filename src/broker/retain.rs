@@ -1,0 +1,55 @@
+//! Retained messages: the last retained publish of each topic, sent to new subscriptions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bytes::Bytes;
+
+use super::router::Message;
+use crate::topic;
+
+/// Payloads up to this size are copied when retained, so they do not pin the (larger) read
+/// buffer of the connection they arrived on for as long as they stay retained.
+const COPY_BELOW: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct Retained {
+    by_topic: RwLock<HashMap<String, Arc<Message>>>,
+}
+
+impl Retained {
+    /// Keep `message` as the retained message of its topic; an empty payload clears it.
+    pub fn store(&self, message: &Arc<Message>) {
+        let mut by_topic = self
+            .by_topic
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if message.payload.is_empty() {
+            by_topic.remove(&message.topic);
+            return;
+        }
+        let kept = if message.payload.len() < COPY_BELOW {
+            Arc::new(Message {
+                topic: message.topic.clone(),
+                payload: Bytes::copy_from_slice(&message.payload),
+                qos: message.qos,
+            })
+        } else {
+            Arc::clone(message)
+        };
+        by_topic.insert(message.topic.clone(), kept);
+    }
+
+    /// The retained messages whose topic matches `filter`.
+    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let by_topic = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
+        if !topic::has_wildcard(filter) {
+            return by_topic.get(filter).cloned().into_iter().collect();
+        }
+        by_topic
+            .iter()
+            .filter(|(name, _)| topic::matches(name, filter))
+            .map(|(_, message)| Arc::clone(message))
+            .collect()
+    }
+}

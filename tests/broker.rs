@@ -116,7 +116,9 @@ impl Raw {
 
     async fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();
-        packet.write(&mut out, MAX_PACKET).expect("encodes");
+        // write() compares its limit with the whole packet, fixed header included, so the
+        // largest legal PUBLISH needs a limit above 268 435 455 here.
+        packet.write(&mut out, usize::MAX).expect("encodes");
         self.send_raw(&out).await;
     }
 
@@ -586,6 +588,12 @@ async fn delivered_qos_is_the_lower_of_subscription_and_publish() {
             QoS::AtMostOnce => {}
         }
     }
+    // Subscribing again to the same filter replaces its QoS.
+    subscriber.subscribe(2, &[("m/2", QoS::AtMostOnce)]).await;
+    publisher
+        .send(publish("m/2", QoS::ExactlyOnce, 9, false, b"x"))
+        .await;
+    assert_eq!(subscriber.recv_publish().await.qos, QoS::AtMostOnce);
     broker.stop().await;
 }
 
@@ -1077,4 +1085,106 @@ fn background_broker_starts_and_stops() {
     let addr = dropped.local_addr();
     drop(dropped);
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn background_broker_reports_a_bind_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        bind: taken.local_addr().unwrap(),
+        ..Config::default()
+    };
+    let err = BackgroundBroker::start(config)
+        .err()
+        .expect("the port is taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+}
+
+/// `skeeter broker`: the address line on stdout, logs on stderr, exit 0 on SIGTERM.
+#[test]
+fn broker_command_prints_its_address_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skeeter"))
+        .args(["broker", "--port", "0", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let line = line_rx.recv_timeout(WAIT).expect("the address line");
+    let port: u16 = line
+        .strip_prefix("listening on mqtt://127.0.0.1:")
+        .and_then(|rest| rest.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut connect = BytesMut::new();
+    Connect::new("cli-client").write(&mut connect).unwrap();
+    stream.write_all(&connect).unwrap();
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).unwrap();
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("skeeter broker: client cli-client connected from 127.0.0.1:")
+            && stderr.contains("(clean session, keep-alive 10)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skeeter broker: client cli-client disconnected (broker stopping)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn broker_command_exits_11_when_it_cannot_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_skeeter"))
+        .args(["broker", "--port", &port])
+        .timeout(WAIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(11));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "skeeter: error: cannot listen on 127.0.0.1:{port}: "
+        )),
+        "{stderr}"
+    );
 }

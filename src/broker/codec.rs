@@ -8,7 +8,7 @@ use rumqttc::mqttbytes::{self, QoS};
 use crate::topic;
 
 /// Largest remaining length MQTT can express.
-pub(crate) const MAX_REMAINING_LENGTH: usize = 268_435_455;
+const MAX_REMAINING_LENGTH: usize = 268_435_455;
 
 /// Why a client's bytes were refused; its connection is closed.
 #[derive(Debug, thiserror::Error)]

@@ -107,7 +107,7 @@ pub(crate) async fn serve(
         (Arc::new(message), will.retain)
     });
     let link = shared.sessions.new_link();
-    let (session, _) = shared
+    let session = shared
         .sessions
         .open(&client_id, clean, link.clone(), &shared.router);
     shared.log(format_args!(

@@ -207,8 +207,14 @@ impl BackgroundBroker {
                 });
             })?;
         let (local_addr, shared) = match ready_rx.recv() {
-            Ok(ready) => ready?,
-            Err(_) => return Err(io::Error::other("the broker thread ended before listening")),
+            Ok(Ok(ready)) => ready,
+            failed => {
+                let _ = thread.join();
+                return Err(match failed {
+                    Ok(Err(err)) => err,
+                    _ => io::Error::other("the broker thread ended before listening"),
+                });
+            }
         };
         Ok(BackgroundBroker {
             local_addr,

@@ -407,14 +407,8 @@ impl Sessions {
     }
 
     /// Attach a new connection to the session of `client_id`, closing any connection that had
-    /// it, and queue the CONNACK. Returns the session and whether it existed (session present).
-    pub fn open(
-        &self,
-        client_id: &str,
-        clean: bool,
-        link: Link,
-        router: &Router,
-    ) -> (Arc<Session>, bool) {
+    /// it, and queue the CONNACK (session present when a persistent session is resumed).
+    pub fn open(&self, client_id: &str, clean: bool, link: Link, router: &Router) -> Arc<Session> {
         let mut sessions = self.lock();
         let mut present = false;
         let session = match sessions.get(client_id) {
@@ -448,7 +442,7 @@ impl Sessions {
                 present,
             )));
         }
-        (session, present)
+        session
     }
 
     /// Detach connection `link_id` from its session; a clean session is discarded.

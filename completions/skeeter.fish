@@ -50,6 +50,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-infligh
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s n -l null-message -d 'Send an empty (zero-length) message'
@@ -78,6 +79,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-infligh
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s v -l verbose -d 'Print the topic before each payload: \'topic payload\''
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s N -d 'Do not print a newline after each message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s R -d 'Do not print retained messages (those the broker held before we subscribed)'

@@ -132,6 +132,15 @@ pub struct ConnectArgs {
     #[arg(long, env = "SKEETER_WILL_RETAIN", requires = "will_topic")]
     pub will_retain: bool,
 
+    /// Connect from this local address (the outgoing socket is bound to it).
+    #[arg(
+        short = 'A',
+        long = "bind-address",
+        env = "SKEETER_BIND_ADDRESS",
+        value_name = "ADDRESS"
+    )]
+    pub bind_address: Option<IpAddr>,
+
     /// Print a trace of the MQTT packets sent and received on stderr.
     #[arg(short = 'd', long, env = "SKEETER_DEBUG")]
     pub debug: bool,

@@ -423,3 +423,65 @@ fn large_payload_goes_through() {
     assert_eq!(out.len(), payload.len());
     assert!(out == payload);
 }
+
+#[test]
+fn bind_address_sets_the_local_end() {
+    // A bare listener shows where the connection comes from.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let client = std::thread::spawn(move || {
+        skeeter()
+            .args(["pub", "-h", "127.0.0.1", "-p", &port, "-A", "127.0.0.2"])
+            .args(["-t", "a", "-m", "x", "--quiet"])
+            .output()
+            .unwrap()
+    });
+    let (stream, peer) = listener.accept().unwrap();
+    assert_eq!(peer.ip().to_string(), "127.0.0.2");
+    drop(stream);
+    assert_ne!(client.join().unwrap().status.code(), Some(0));
+
+    // Through a real broker, messages flow as usual.
+    let broker = TestBroker::start();
+    let sub = skeeter_sub(
+        broker.port(),
+        &["-t", "bound", "-C", "1", "-A", "127.0.0.3"],
+    );
+    publish(
+        &broker,
+        &[
+            "-t",
+            "bound",
+            "-q",
+            "1",
+            "-A",
+            "127.0.0.4",
+            "-m",
+            "from afar",
+        ],
+    );
+    assert_eq!(finish(sub), b"from afar\n");
+
+    // An address that is not ours is one clear error.
+    let out = skeeter()
+        .args([
+            "pub",
+            "-p",
+            &broker.port_arg(),
+            "-h",
+            "127.0.0.1",
+            "-A",
+            "192.0.2.1",
+        ])
+        .args(["-t", "a", "-m", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("skeeter: error: cannot connect to 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("from 192.0.2.1"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+}

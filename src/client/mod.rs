@@ -6,6 +6,7 @@
 //! at once (so one-shot commands stop at the first error), and the event loop is never dropped in
 //! the middle of a poll while work is still in flight (that can lose a queued packet).
 
+mod bind;
 pub mod options;
 
 use std::io;
@@ -29,6 +30,8 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Connection {
     pub client: AsyncClient,
     eventloop: EventLoop,
+    /// With -A: the relay that opens the TCP connections from the local address.
+    relay: Option<bind::BindRelay>,
     debug: bool,
     address: String,
 }
@@ -36,11 +39,20 @@ pub struct Connection {
 impl Connection {
     /// Connect and wait for the broker to accept us. `requests` bounds the request queue.
     pub async fn open(settings: &Settings, requests: usize) -> Result<(Connection, ConnAck)> {
-        let (client, mut eventloop) = AsyncClient::new(settings.mqtt.clone(), requests.max(1));
+        let relay = match settings.bind_address {
+            Some(local) => Some(
+                bind::BindRelay::start(local, &settings.host, settings.port, &settings.address)
+                    .await?,
+            ),
+            None => None,
+        };
+        let mqtt = settings.mqtt_options(relay.as_ref().map(|r| r.socket()));
+        let (client, mut eventloop) = AsyncClient::new(mqtt, requests.max(1));
         eventloop.set_network_options(settings.network.clone());
         let mut connection = Connection {
             client,
             eventloop,
+            relay,
             debug: settings.debug,
             address: settings.address.clone(),
         };
@@ -75,6 +87,14 @@ impl Connection {
         event
     }
 
+    /// Drop the network connection after DISCONNECT; with -A, wait until the relay passed it on.
+    async fn close(&mut self) {
+        self.eventloop.network = None;
+        if let Some(relay) = &mut self.relay {
+            relay.drain(DISCONNECT_TIMEOUT).await;
+        }
+    }
+
     pub fn address(&self) -> &str {
         &self.address
     }
@@ -88,7 +108,10 @@ impl Connection {
                 requested = self.client.try_disconnect().is_ok();
             }
             match tokio::time::timeout_at(deadline, self.next_event()).await {
-                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => return Ok(()),
+                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => {
+                    self.close().await;
+                    return Ok(());
+                }
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => return Err(lost_error(err, &self.address)),
                 Err(_) => break,
@@ -159,7 +182,10 @@ impl Connection {
                 Ok(Event::Outgoing(Outgoing::Publish(_))) if qos == QoS::AtMostOnce => {}
                 Ok(Event::Incoming(Packet::PubAck(_))) if qos == QoS::AtLeastOnce => {}
                 Ok(Event::Incoming(Packet::PubComp(_))) if qos == QoS::ExactlyOnce => {}
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    self.close().await;
+                    break;
+                }
                 Ok(_) => continue,
                 Err(err) => {
                     producer.abort();

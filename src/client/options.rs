@@ -1,10 +1,12 @@
 //! The connection options of the command line (and their environment variables) turned into
 //! rumqttc's options, with the checks clap cannot express.
 
+use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use rumqttc::{LastWill, MqttOptions, NetworkOptions};
+use rumqttc::{LastWill, MqttOptions, NetworkOptions, Transport};
 
 use crate::cli::ConnectArgs;
 use crate::exit::{Code, Fatal};
@@ -22,6 +24,10 @@ pub const NETWORK_TIMEOUT_SECS: u64 = 60;
 pub struct Settings {
     pub mqtt: MqttOptions,
     pub network: NetworkOptions,
+    /// -A: the local address to connect from.
+    pub bind_address: Option<IpAddr>,
+    pub host: String,
+    pub port: u16,
     pub qos: rumqttc::QoS,
     pub debug: bool,
     pub quiet: bool,
@@ -106,9 +112,38 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     Ok(Settings {
         mqtt,
         network,
+        bind_address: args.bind_address,
+        host: args.host.clone(),
+        port: args.port,
         qos: qos(args.qos),
         debug: args.debug,
         quiet: args.quiet,
         address,
     })
+}
+
+impl Settings {
+    /// The MQTT options, pointed at the -A relay's Unix socket when there is one.
+    pub fn mqtt_options(&self, relay: Option<&Path>) -> MqttOptions {
+        let Some(socket) = relay else {
+            return self.mqtt.clone();
+        };
+        let mut mqtt = MqttOptions::new(
+            self.mqtt.client_id(),
+            socket.to_string_lossy().into_owned(),
+            0,
+        );
+        mqtt.set_transport(Transport::unix())
+            .set_keep_alive(self.mqtt.keep_alive())
+            .set_clean_session(self.mqtt.clean_session())
+            .set_max_packet_size(MAX_PACKET_SIZE, MAX_PACKET_SIZE)
+            .set_inflight(self.mqtt.inflight());
+        if let Some(login) = self.mqtt.credentials() {
+            mqtt.set_credentials(login.username, login.password);
+        }
+        if let Some(will) = self.mqtt.last_will() {
+            mqtt.set_last_will(will);
+        }
+        mqtt
+    }
 }

@@ -225,7 +225,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__pub)
-            opts="-t -m -f -s -l -n -r -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --bind-address --debug --quiet --help --version"
+            opts="-t -m -f -s -l -n -r -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --bind-address --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,7 +371,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__sub)
-            opts="-t -T -U -v -N -C -W -R -E -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --bind-address --debug --quiet --help --version"
+            opts="-t -T -U -v -N -C -W -R -E -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --bind-address --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

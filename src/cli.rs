@@ -132,6 +132,10 @@ pub struct ConnectArgs {
     #[arg(long, env = "SKEETER_WILL_RETAIN", requires = "will_topic")]
     pub will_retain: bool,
 
+    /// Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones.
+    #[arg(long, env = "SKEETER_NODELAY")]
+    pub nodelay: bool,
+
     /// Connect from this local address (the outgoing socket is bound to it).
     #[arg(
         short = 'A',

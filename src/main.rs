@@ -31,7 +31,15 @@ fn main() -> ExitCode {
         Err(err) => return usage_error(err),
     };
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The broker spreads its connections over every core; a client is one conversation, and a
+    // single thread spares it a cross-thread wake-up for every message.
+    let runtime = match &command {
+        Command::Broker(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("skeeter: error: cannot start the async runtime: {err}");

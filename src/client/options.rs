@@ -103,6 +103,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
 
     let mut network = NetworkOptions::new();
     network.set_connection_timeout(NETWORK_TIMEOUT_SECS);
+    network.set_tcp_nodelay(args.nodelay);
 
     let address = if args.host.contains(':') {
         format!("[{}]:{}", args.host, args.port)

@@ -4,6 +4,16 @@
 //! for embedding is [`broker`]: start an MQTT broker in-process (on port 0 in tests), learn its
 //! address, stop it.
 
+/// `eprintln!` that never panics: a log or error line is not worth a crash when stderr is
+/// closed (`skeeter sub -d 2>&1 | head -1`).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod broker;
 pub mod cli;
 pub mod client;

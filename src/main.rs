@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("skeeter: error: cannot start the async runtime: {err}");
+            skeeter::say!("skeeter: error: cannot start the async runtime: {err}");
             return ExitCode::from(Code::Failure.as_u8());
         }
     };
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         Err(err) => {
             let code = exit::code_of(&err);
             if !exit::is_silent(&err) {
-                eprintln!("skeeter: error: {err:#}");
+                skeeter::say!("skeeter: error: {err:#}");
             }
             ExitCode::from(code.as_u8())
         }
@@ -108,7 +108,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
             ExitCode::from(Code::Usage.as_u8())
         }
         _ => {
-            eprintln!("skeeter: error: {}", one_line(&err));
+            skeeter::say!("skeeter: error: {}", one_line(&err));
             ExitCode::from(Code::Usage.as_u8())
         }
     }

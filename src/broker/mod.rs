@@ -99,7 +99,7 @@ impl Shared {
 
     pub fn log(&self, line: std::fmt::Arguments<'_>) {
         if self.config.verbose {
-            eprintln!("skeeter broker: {line}");
+            crate::say!("skeeter broker: {line}");
         }
     }
 }

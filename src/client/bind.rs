@@ -54,7 +54,7 @@ impl BindRelay {
                         }));
                     }
                     // The client sees its connection closed and handles it as a lost connection.
-                    Err(err) => eprintln!("skeeter: warning: cannot connect from {local}: {err}"),
+                    Err(err) => crate::say!("skeeter: warning: cannot connect from {local}: {err}"),
                 }
             }
         });

@@ -58,7 +58,7 @@ impl Connection {
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
-            eprintln!(
+            crate::say!(
                 "skeeter: debug: connecting to {} as '{id}' (clean session {}, keep-alive {} s)",
                 connection.address,
                 settings.mqtt.clean_session(),
@@ -80,8 +80,8 @@ impl Connection {
         let event = self.eventloop.poll().await;
         if self.debug {
             match &event {
-                Ok(event) => eprintln!("skeeter: debug: {}", describe(event)),
-                Err(err) => eprintln!("skeeter: debug: connection error: {err}"),
+                Ok(event) => crate::say!("skeeter: debug: {}", describe(event)),
+                Err(err) => crate::say!("skeeter: debug: connection error: {err}"),
             }
         }
         event
@@ -189,10 +189,15 @@ impl Connection {
                 Ok(_) => continue,
                 Err(err) => {
                     producer.abort();
-                    let err = lost_error(err, &self.address);
-                    return Err(err.context(format!(
-                        "{completed} message(s) were completed before the connection was lost"
-                    )));
+                    return Err(Fatal::new(
+                        Code::ConnectionLost,
+                        format!(
+                            "connection to {} lost: {} ({completed} message(s) were completed before)",
+                            self.address,
+                            describe_error(&err)
+                        ),
+                    )
+                    .into());
                 }
             }
             completed += 1;

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -29,7 +31,7 @@ fn completions(dir: &Path) -> Result<()> {
         let mut command = Cli::command();
         let path = clap_complete::generate_to(shell, &mut command, "skeeter", dir)
             .with_context(|| format!("cannot write the {shell} completions"))?;
-        println!("{}", path.display());
+        writeln!(std::io::stdout(), "{}", path.display())?;
     }
     Ok(())
 }
@@ -58,6 +60,6 @@ fn write_page(dir: &Path, name: &str, command: clap::Command) -> Result<()> {
         .with_context(|| format!("cannot render the man page {name}"))?;
     let path = dir.join(format!("{name}.1"));
     std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("{}", path.display());
+    writeln!(std::io::stdout(), "{}", path.display())?;
     Ok(())
 }

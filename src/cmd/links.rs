@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 
 use crate::cli::{LINK_NAMES, LinksArgs};
@@ -19,7 +21,12 @@ pub fn run(args: LinksArgs) -> Result<()> {
                 link.display()
             )
         })?;
-        println!("{} -> {}", link.display(), target.display());
+        writeln!(
+            std::io::stdout(),
+            "{} -> {}",
+            link.display(),
+            target.display()
+        )?;
     }
     Ok(())
 }

@@ -109,7 +109,7 @@ async fn receive(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 // A reconnect: the broker may have forgotten us, so subscribe again.
                 if reconnecting && !settings.quiet {
-                    eprintln!("skeeter: reconnected to {}", connection.address());
+                    crate::say!("skeeter: reconnected to {}", connection.address());
                 }
                 reconnecting = false;
                 backoff = FIRST_BACKOFF;
@@ -132,7 +132,7 @@ async fn receive(
             }
             Err(err) => {
                 if !settings.quiet {
-                    eprintln!(
+                    crate::say!(
                         "skeeter: warning: connection to {} lost: {}; reconnecting in {} s",
                         connection.address(),
                         client::describe_error(&err),
@@ -212,7 +212,7 @@ fn check_suback(codes: &[SubscribeReasonCode], args: &SubArgs, quiet: bool) -> R
         .into());
     }
     if !quiet {
-        eprintln!(
+        crate::say!(
             "skeeter: warning: the broker refused the subscription to {}",
             refused.join(", ")
         );

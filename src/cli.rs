@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_STATUS_HELP;
@@ -93,7 +94,7 @@ pub struct ConnectArgs {
     pub qos: u8,
 
     /// Keep the session on the broker after disconnecting (clean session off; needs -i or -I).
-    #[arg(short = 'c', long, env = "SKEETER_DISABLE_CLEAN_SESSION")]
+    #[arg(short = 'c', long, env = "SKEETER_DISABLE_CLEAN_SESSION", value_parser = BoolishValueParser::new())]
     pub disable_clean_session: bool,
 
     /// MQTT protocol version: 311 (or mqttv311).
@@ -129,11 +130,11 @@ pub struct ConnectArgs {
     pub will_qos: u8,
 
     /// Retain the Last Will.
-    #[arg(long, env = "SKEETER_WILL_RETAIN", requires = "will_topic")]
+    #[arg(long, env = "SKEETER_WILL_RETAIN", value_parser = BoolishValueParser::new(), requires = "will_topic")]
     pub will_retain: bool,
 
     /// Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones.
-    #[arg(long, env = "SKEETER_NODELAY")]
+    #[arg(long, env = "SKEETER_NODELAY", value_parser = BoolishValueParser::new())]
     pub nodelay: bool,
 
     /// Connect from this local address (the outgoing socket is bound to it).
@@ -146,11 +147,11 @@ pub struct ConnectArgs {
     pub bind_address: Option<IpAddr>,
 
     /// Print a trace of the MQTT packets sent and received on stderr.
-    #[arg(short = 'd', long, env = "SKEETER_DEBUG")]
+    #[arg(short = 'd', long, env = "SKEETER_DEBUG", value_parser = BoolishValueParser::new())]
     pub debug: bool,
 
     /// Do not print runtime errors or warnings (usage errors are still printed).
-    #[arg(long, env = "SKEETER_QUIET")]
+    #[arg(long, env = "SKEETER_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 
     /// Print help (see more with '--help').

@@ -160,6 +160,28 @@ fn connection_options_come_from_the_environment() {
 }
 
 #[test]
+fn boolean_options_take_yes_and_no_from_the_environment() {
+    let port = common::free_port().to_string();
+    let trace = |value: &str| {
+        let out = skeeter()
+            .env("SKEETER_DEBUG", value)
+            .args(["pub", "-p", &port, "-t", "a", "-m", "x"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "SKEETER_DEBUG={value}");
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("debug: connecting")
+    };
+    for yes in ["1", "true", "yes", "on"] {
+        assert!(trace(yes), "SKEETER_DEBUG={yes}");
+    }
+    for no in ["0", "false", "no", "off"] {
+        assert!(!trace(no), "SKEETER_DEBUG={no}");
+    }
+}
+
+#[test]
 fn links_act_as_their_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     skeeter()

@@ -109,7 +109,7 @@ pub struct ConnectArgs {
     pub protocol_version: ProtocolVersion,
 
     /// Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged).
-    #[arg(short = 'M', long = "max-inflight", env = "SKEETER_MAX_INFLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'M', long = "max-inflight", env = "SKEETER_MAX_INFLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     pub max_inflight: u16,
 
     /// Topic of the Last Will, published by the broker if this client vanishes.

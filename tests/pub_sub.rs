@@ -404,11 +404,11 @@ fn sub_reconnects_and_subscribes_again() {
 }
 
 #[test]
-fn large_payload_goes_through() {
-    // Far above rumqttc's 10 KiB default limits; the 256 MB case is measured in the notes.
+fn payload_of_256_mb_goes_through() {
+    // Far above rumqttc's 10 KiB default limits: 256 MB, byte for byte, at QoS 1.
     let broker = TestBroker::start();
     let dir = tempfile::tempdir().unwrap();
-    let payload: Vec<u8> = (0..32 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let payload: Vec<u8> = (0..256_000_000u32).map(|i| (i % 251) as u8).collect();
     let path = dir.path().join("big.bin");
     std::fs::File::create(&path)
         .unwrap()
@@ -422,6 +422,25 @@ fn large_payload_goes_through() {
     let out = finish(sub);
     assert_eq!(out.len(), payload.len());
     assert!(out == payload);
+}
+
+#[test]
+fn payload_over_the_mqtt_limit_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("too-big.bin");
+    // Sparse: 268435453 bytes, one more than fits with topic "t" at QoS 0 (268435455 - 2 - 1).
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(268_435_453)
+        .unwrap();
+    let port = common::free_port().to_string();
+    let out = skeeter()
+        .args(["pub", "-p", &port, "-t", "t", "-f", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("at most 268435452"), "{stderr}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ async fn publish(args: PubArgs, settings: options::Settings) -> Result<()> {
                 }
             }
         }),
-        None => tokio::spawn(read_lines(tx)),
+        None => tokio::spawn(read_lines(tx, max_payload(&args.topic, args.connect.qos))),
     };
     let pause = Duration::from_secs_f64(args.repeat_delay);
     let result = connection
@@ -52,18 +52,25 @@ async fn publish(args: PubArgs, settings: options::Settings) -> Result<()> {
 }
 
 async fn single_payload(args: &PubArgs) -> Result<Bytes> {
+    let limit = max_payload(&args.topic, args.connect.qos);
     if let Some(message) = &args.message {
         return Ok(Bytes::from(message.clone().into_bytes()));
     }
     if let Some(path) = &args.file {
-        return match tokio::fs::read(path).await {
-            Ok(bytes) => check_size(Bytes::from(bytes)),
-            Err(err) => Err(Fatal::new(
+        let unreadable = |err: io::Error| -> anyhow::Error {
+            Fatal::new(
                 Code::Input,
                 format!("cannot read {}: {err}", path.display()),
             )
-            .into()),
+            .into()
         };
+        // Refuse a file too big for MQTT before reading gigabytes of it.
+        let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
+        if size > limit as u64 {
+            return Err(too_big(size, limit));
+        }
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        return check_size(Bytes::from(bytes), limit);
     }
     if args.stdin_file {
         let mut buf = Vec::new();
@@ -72,31 +79,38 @@ async fn single_payload(args: &PubArgs) -> Result<Bytes> {
                 Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into(),
             );
         }
-        return check_size(Bytes::from(buf));
+        return check_size(Bytes::from(buf), limit);
     }
     Ok(Bytes::new()) // -n
 }
 
-/// The largest payload that fits in one PUBLISH with a short topic.
-const MAX_PAYLOAD: usize = 268_435_455 - 2 - 65535 - 2;
+/// The largest payload one PUBLISH can carry to `topic` at `qos`: the MQTT limit on the
+/// remaining length (268435455) less the topic and the packet id.
+fn max_payload(topic: &str, qos: u8) -> usize {
+    let packet_id = if qos > 0 { 2 } else { 0 };
+    268_435_455 - 2 - topic.len() - packet_id
+}
 
-fn check_size(payload: Bytes) -> Result<Bytes> {
-    if payload.len() > MAX_PAYLOAD {
-        return Err(Fatal::new(
-            Code::Input,
-            format!(
-                "the payload is {} bytes; MQTT allows at most about 256 MB ({MAX_PAYLOAD} bytes)",
-                payload.len()
-            ),
-        )
-        .into());
+fn check_size(payload: Bytes, limit: usize) -> Result<Bytes> {
+    if payload.len() > limit {
+        return Err(too_big(payload.len() as u64, limit));
     }
     Ok(payload)
 }
 
+fn too_big(size: u64, limit: usize) -> anyhow::Error {
+    Fatal::new(
+        Code::Input,
+        format!(
+            "the payload is {size} bytes; one MQTT message to this topic holds at most {limit}"
+        ),
+    )
+    .into()
+}
+
 /// -l: one message per line of stdin. The newline is not sent; an empty line is an empty
 /// message; a last line without a newline is still sent. A line is held in memory whole.
-async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>) {
+async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>, limit: usize) {
     let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
     loop {
         let mut line = Vec::new();
@@ -106,7 +120,7 @@ async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>) {
                 if line.last() == Some(&b'\n') {
                     line.pop();
                 }
-                if tx.send(check_line(line)).await.is_err() {
+                if tx.send(check_line(line, limit)).await.is_err() {
                     return;
                 }
             }
@@ -118,8 +132,8 @@ async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>) {
     }
 }
 
-fn check_line(line: Vec<u8>) -> io::Result<Bytes> {
-    if line.len() > MAX_PAYLOAD {
+fn check_line(line: Vec<u8>, limit: usize) -> io::Result<Bytes> {
+    if line.len() > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a line of {} bytes is longer than MQTT allows", line.len()),

@@ -291,7 +291,7 @@ fn have_paho() -> bool {
         if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
             panic!("python3 cannot import paho.mqtt, and SKEETER_REQUIRE_INTEROP is set");
         }
-        eprintln!("skipped: python3 cannot import paho.mqtt (pip install paho-mqtt)");
+        common::note_skipped("python3 cannot import paho.mqtt (pip install paho-mqtt)");
     }
     found
 }

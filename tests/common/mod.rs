@@ -102,9 +102,16 @@ pub fn have(program: &str) -> bool {
         if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
             panic!("{program} is not installed, and SKEETER_REQUIRE_INTEROP is set");
         }
-        eprintln!("skipped: {program} is not installed");
+        note_skipped(&format!("{program} is not installed"));
     }
     found
+}
+
+/// Say on the terminal that a test is skipped. Written straight to stderr, because libtest hides
+/// what `eprintln!` prints in a passing test.
+pub fn note_skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
 /// A mosquitto broker on 127.0.0.1 and a free port, killed (by PID) when dropped.

@@ -225,7 +225,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__pub)
-            opts="-t -m -f -s -l -n -r -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --bind-address --debug --quiet --help --version"
+            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +279,26 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --options-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -355,6 +375,10 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --bind-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -371,7 +395,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__sub)
-            opts="-t -T -U -v -N -C -W -R -E -h -p -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --host --port --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --bind-address --debug --quiet --help --version"
+            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --random-filter --remove-retained --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,6 +433,14 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --random-filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -422,6 +454,26 @@ _skeeter() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --options-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -498,6 +550,10 @@ _skeeter() {
                     return 0
                     ;;
                 --will-qos)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,19 +37,23 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s m -l message -d 
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s f -l file -d 'Send the whole file as one message (binary safe)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat -d 'Send the message this many times (not with -l)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat-delay -d 'Wait this long (fractions allowed) between the end of one publish and the next with --repeat' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s h -l host -d 'Broker host name or address' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Broker port' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s u -l username -d 'User name to authenticate with' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s P -l pw -d 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message)'
@@ -67,25 +71,33 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s T -l filter-out 
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (repeatable; with -c, edits a kept session)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s C -d 'Exit after this many messages' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s W -d 'Give up after this many seconds (exit 27, \'Timed out\' on stderr)' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s h -l host -d 'Broker host name or address' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Broker port' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s F -d 'Print each message with this format (see FORMAT below); takes precedence over -v' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l random-filter -d 'Print only this percentage of the messages, chosen at random (all are still counted by -C)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Broker port [default: 1883]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s u -l username -d 'User name to authenticate with' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s P -l pw -d 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s v -l verbose -d 'Print the topic before each payload: \'topic payload\''
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s N -d 'Do not print a newline after each message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s R -d 'Do not print retained messages (those the broker held before we subscribed)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l retained-only -d 'Print only retained messages; exit at the first message that is not retained'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s E -d 'Exit as soon as the subscriptions are acknowledged (with -c, sets up a kept session)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pretty -d 'Indent the JSON of %j and %J'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l remove-retained -d 'Clear every retained message received: publish an empty retained message to its topic'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-retain -d 'Retain the Last Will'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'

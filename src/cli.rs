@@ -5,9 +5,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::client::{options, relay};
 use crate::exit::EXIT_STATUS_HELP;
+use crate::options_file::OPTIONS_FILES_HELP;
+
 use crate::topic;
 
 #[derive(Debug, Parser)]
@@ -49,13 +52,26 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
-    /// Broker host name or address.
-    #[arg(short = 'h', long, env = "SKEETER_HOST", default_value = "localhost")]
-    pub host: String,
+    /// Broker host name or address [default: localhost].
+    #[arg(short = 'h', long, env = "SKEETER_HOST")]
+    pub host: Option<String>,
 
-    /// Broker port.
-    #[arg(short = 'p', long, env = "SKEETER_PORT", default_value_t = 1883)]
-    pub port: u16,
+    /// Broker port [default: 1883].
+    #[arg(short = 'p', long, env = "SKEETER_PORT")]
+    pub port: Option<u16>,
+
+    /// Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]);
+    /// -h, -p, -u, -P and -t given as well take precedence over its parts.
+    #[arg(short = 'L', long = "url", env = "SKEETER_URL", value_parser = options::parse_url, value_name = "URL")]
+    pub url: Option<options::BrokerUrl>,
+
+    /// Connect over this Unix domain socket instead of TCP.
+    #[arg(long, env = "SKEETER_UNIX", value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+
+    /// Read options from this file instead of the default options file (see OPTIONS FILES).
+    #[arg(short = 'o', long = "options-file", value_name = "FILE")]
+    pub options_file: Option<PathBuf>,
 
     /// Client id [default: empty, the broker assigns one].
     #[arg(short = 'i', long, env = "SKEETER_ID", conflicts_with = "id_prefix")]
@@ -97,7 +113,7 @@ pub struct ConnectArgs {
     #[arg(short = 'c', long, env = "SKEETER_DISABLE_CLEAN_SESSION", value_parser = BoolishValueParser::new())]
     pub disable_clean_session: bool,
 
-    /// MQTT protocol version: 311 (or mqttv311).
+    /// MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers.
     #[arg(
         short = 'V',
         long,
@@ -137,6 +153,11 @@ pub struct ConnectArgs {
     #[arg(long, env = "SKEETER_NODELAY", value_parser = BoolishValueParser::new())]
     pub nodelay: bool,
 
+    /// Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080;
+    /// user and password percent-encoded). The proxy resolves the broker's host name.
+    #[arg(long, env = "SKEETER_PROXY", value_parser = check_proxy_url, value_name = "URL")]
+    pub proxy: Option<String>,
+
     /// Connect from this local address (the outgoing socket is bound to it).
     #[arg(
         short = 'A',
@@ -165,17 +186,41 @@ pub struct ConnectArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolVersion {
+    /// MQTT 3.1 (protocol name "MQIsdp", level 3).
+    V31,
+    /// MQTT 3.1.1 (protocol name "MQTT", level 4).
     V311,
 }
 
 fn parse_protocol_version(value: &str) -> Result<ProtocolVersion, String> {
     match value {
         "311" | "mqttv311" => Ok(ProtocolVersion::V311),
-        "31" | "mqttv31" => Err("MQTT 3.1 is not supported yet; use 311".into()),
-        "5" | "mqttv5" => Err("MQTT 5 is not supported yet; use 311".into()),
-        _ => Err("expected 311 or mqttv311".into()),
+        "31" | "mqttv31" => Ok(ProtocolVersion::V31),
+        "5" | "mqttv5" => Err("MQTT 5 is not supported yet; use 311 or 31".into()),
+        _ => Err("expected 311 (mqttv311) or 31 (mqttv31)".into()),
     }
 }
+
+/// A --proxy URL, checked here so a bad one is a usage error; kept as given (see
+/// [`relay::ProxyUrl`]).
+fn check_proxy_url(value: &str) -> Result<String, String> {
+    relay::ProxyUrl::parse(value).map(|_| value.to_owned())
+}
+
+/// The -F language, after the options of `sub --help` and in its man page.
+const FORMAT_HELP: &str = "\
+Format (-F), as mosquitto_sub's:
+  %t topic   %p payload   %x %X payload in hex   %l payload length   %m message id   %q QoS
+  %r retained (0/1)   %I local time, ISO 8601   %U Unix time with nanoseconds   %% a %
+  %j the message as one JSON object (tst, topic, qos, retain, payloadlen, mid when QoS > 0,
+     payload); a payload that is not UTF-8 is given as an array of its byte values, e.g.
+     \"payload\":[0,255,0], so the output is always valid JSON
+  %J the same with a payload that is itself JSON embedded as sent, without its blanks; a
+     payload that is not JSON prints nothing there, and a warning on stderr
+  %A %C %D %E %F %P %R %S  MQTT 5 properties: empty (or padding) for MQTT 3.1.1 messages
+  @X strftime(3) conversion X of the local time (@Y, @m, @d, @H, ...)   @N nanoseconds   @@ a @
+  \\\\ \\0 \\a \\e \\n \\r \\t \\v  backslash, NUL, bell, escape, newline, return, tab, vertical tab
+  Flags, width and precision as in printf: %-10t, %08l, %.5t; a width truncates %p and %x.";
 
 /// A topic to publish to: no wildcards.
 pub fn parse_topic_name(value: &str) -> Result<String, String> {
@@ -191,6 +236,13 @@ pub fn parse_topic_filter(value: &str) -> Result<String, String> {
         .map_err(|e| format!("invalid topic filter '{value}': {e}"))
 }
 
+fn parse_percentage(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(pct) if (0.1..=100.0).contains(&pct) => Ok(pct),
+        _ => Err(format!("'{value}' is not a percentage from 0.1 to 100")),
+    }
+}
+
 fn parse_seconds(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
@@ -202,13 +254,13 @@ fn parse_seconds(value: &str) -> Result<f64, String> {
 #[command(
     disable_help_flag = true,
     disable_version_flag = true,
-    after_long_help = EXIT_STATUS_HELP,
-    group(ArgGroup::new("source").required(true).args(["message", "file", "stdin_file", "stdin_line", "null_message"])),
+    args_override_self = true,
+    after_long_help = format!("{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct PubArgs {
     /// Topic to publish to (no wildcards).
-    #[arg(short = 't', long, value_parser = parse_topic_name)]
-    pub topic: String,
+    #[arg(short = 't', long, value_parser = parse_topic_name, required_unless_present = "url")]
+    pub topic: Option<String>,
 
     /// Send this message.
     #[arg(short = 'm', long, value_name = "MESSAGE", help_heading = "Message")]
@@ -251,11 +303,12 @@ pub struct PubArgs {
 #[command(
     disable_help_flag = true,
     disable_version_flag = true,
-    after_long_help = EXIT_STATUS_HELP,
+    args_override_self = true,
+    after_long_help = format!("{FORMAT_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct SubArgs {
     /// Topic filter to subscribe to (repeatable; + and # wildcards).
-    #[arg(short = 't', long = "topic", required = true, value_parser = parse_topic_filter, value_name = "FILTER")]
+    #[arg(short = 't', long = "topic", required_unless_present = "url", value_parser = parse_topic_filter, value_name = "FILTER")]
     pub topics: Vec<String>,
 
     /// Do not print messages whose topic matches this filter (repeatable).
@@ -293,6 +346,22 @@ pub struct SubArgs {
     /// Exit as soon as the subscriptions are acknowledged (with -c, sets up a kept session).
     #[arg(short = 'E', help_heading = "Output")]
     pub exit_after_subscribe: bool,
+
+    /// Print each message with this format (see FORMAT below); takes precedence over -v.
+    #[arg(short = 'F', value_name = "FORMAT", help_heading = "Output")]
+    pub format: Option<String>,
+
+    /// Indent the JSON of %j and %J.
+    #[arg(long, help_heading = "Output")]
+    pub pretty: bool,
+
+    /// Print only this percentage of the messages, chosen at random (all are still counted by -C).
+    #[arg(long, value_name = "PCT", value_parser = parse_percentage, help_heading = "Output")]
+    pub random_filter: Option<f64>,
+
+    /// Clear every retained message received: publish an empty retained message to its topic.
+    #[arg(long, help_heading = "Output")]
+    pub remove_retained: bool,
 
     #[command(flatten)]
     pub connect: ConnectArgs,

@@ -28,6 +28,15 @@ pub enum Code {
 }
 
 impl Code {
+    /// The number as mosquitto_pub / mosquitto_sub use it: a bad command line or input file
+    /// is 1 there.
+    pub fn as_mosquitto_u8(self) -> u8 {
+        match self {
+            Code::Usage | Code::Input => 1,
+            other => other.as_u8(),
+        }
+    }
+
     pub fn as_u8(self) -> u8 {
         match self {
             Code::Success => 0,
@@ -53,7 +62,9 @@ Exit status:
   7    the connection was lost before the work was done
   10   an input file or standard input could not be read
   11   the broker could not listen on its address (in use, permission denied)
-  27   -W timed out";
+  27   -W timed out
+Run as mosquitto_pub or mosquitto_sub, a bad command line and an unreadable input exit 1, as
+mosquitto's do.";
 
 /// An error that ends the run with a given exit code. Anything else that reaches `main` exits 1.
 #[derive(Debug)]

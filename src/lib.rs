@@ -20,4 +20,5 @@ pub mod client;
 pub mod cmd;
 pub mod exit;
 pub mod format;
+pub mod options_file;
 pub mod topic;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use skeeter::cli::{self, Cli, Command, Personality};
-use skeeter::cmd;
 use skeeter::exit::{self, Code};
+use skeeter::{cmd, options_file};
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -17,7 +17,21 @@ fn main() -> ExitCode {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
 
-    let parsed = match cli::personality_of(&program) {
+    let personality = cli::personality_of(&program);
+    let mosquitto_name = program.starts_with("mosquitto_");
+    let exit_code = |code: Code| {
+        ExitCode::from(if mosquitto_name {
+            code.as_mosquitto_u8()
+        } else {
+            code.as_u8()
+        })
+    };
+    if let Err(message) = insert_options_file(&mut args, personality, mosquitto_name) {
+        skeeter::say!("skeeter: error: {message}");
+        return exit_code(Code::Usage);
+    }
+
+    let parsed = match personality {
         Some(personality) => {
             args[0] = program.clone().into();
             parse_as(personality, &program, args)
@@ -28,7 +42,7 @@ fn main() -> ExitCode {
     };
     let command = match parsed {
         Ok(cli) => cli.command,
-        Err(err) => return usage_error(err),
+        Err(err) => return usage_error(err, exit_code),
     };
 
     // The broker spreads its connections over every core; a client is one conversation, and a
@@ -43,7 +57,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             skeeter::say!("skeeter: error: cannot start the async runtime: {err}");
-            return ExitCode::from(Code::Failure.as_u8());
+            return exit_code(Code::Failure);
         }
     };
     let result = runtime.block_on(async {
@@ -65,9 +79,34 @@ fn main() -> ExitCode {
             if !exit::is_silent(&err) {
                 skeeter::say!("skeeter: error: {err:#}");
             }
-            ExitCode::from(code.as_u8())
+            exit_code(code)
         }
     }
+}
+
+/// Put the options of the options file (-o, or the default one) before the command line's own.
+fn insert_options_file(
+    args: &mut Vec<std::ffi::OsString>,
+    personality: Option<Personality>,
+    mosquitto_name: bool,
+) -> Result<(), String> {
+    // Which tool, and where its options start in argv.
+    let (tool, start) = match personality {
+        Some(Personality::Pub) => ("pub", 1),
+        Some(Personality::Sub) => ("sub", 1),
+        Some(Personality::Broker) => return Ok(()),
+        None => match args.get(1).and_then(|a| a.to_str()) {
+            Some("pub") => ("pub", 2),
+            Some("sub") => ("sub", 2),
+            _ => return Ok(()),
+        },
+    };
+    let Some((path, required)) = options_file::locate(&args[start..], tool, mosquitto_name) else {
+        return Ok(());
+    };
+    let words = options_file::read(&path, required)?;
+    args.splice(start..start, words);
+    Ok(())
 }
 
 /// Parse argv as one subcommand run directly under a link name (flags start at argv[1]).
@@ -95,8 +134,8 @@ fn parse_as(
     })
 }
 
-/// `--help` and `--version` print and exit 0; any other parse error is one line and exit 2.
-fn usage_error(err: clap::Error) -> ExitCode {
+/// `--help` and `--version` print and exit 0; any other parse error is one line and a usage exit.
+fn usage_error(err: clap::Error, exit_code: impl Fn(Code) -> ExitCode) -> ExitCode {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -105,11 +144,11 @@ fn usage_error(err: clap::Error) -> ExitCode {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
-            ExitCode::from(Code::Usage.as_u8())
+            exit_code(Code::Usage)
         }
         _ => {
             skeeter::say!("skeeter: error: {}", one_line(&err));
-            ExitCode::from(Code::Usage.as_u8())
+            exit_code(Code::Usage)
         }
     }
 }

@@ -504,3 +504,101 @@ fn bind_address_sets_the_local_end() {
     assert!(stderr.contains("from 192.0.2.1"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1);
 }
+
+#[test]
+fn remove_retained_clears_and_exits_with_retained_only() {
+    let broker = TestBroker::start();
+    for topic in ["rr/a", "rr/b", "rr/c"] {
+        publish(&broker, &["-t", topic, "-r", "-q", "1", "-m", "stale"]);
+    }
+    // mosquitto_sub never exits here; skeeter clears all three, waits for the acks, and exits.
+    let out = skeeter()
+        .args(["sub", "-p", &broker.port_arg(), "-t", "rr/#", "-v"])
+        .args(["--remove-retained", "--retained-only", "-W", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<_> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["rr/a stale", "rr/b stale", "rr/c stale"]);
+    let after = skeeter()
+        .args(["sub", "-p", &broker.port_arg(), "-t", "rr/#", "-W", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(after.status.code(), Some(27));
+    assert!(
+        after.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+}
+
+#[test]
+fn remove_retained_with_a_count_clears_what_it_printed() {
+    let broker = TestBroker::start();
+    for topic in ["rc/a", "rc/b", "rc/c"] {
+        publish(&broker, &["-t", topic, "-r", "-q", "1", "-m", "stale"]);
+    }
+    let out = skeeter()
+        .args(["sub", "-p", &broker.port_arg(), "-t", "rc/#", "-v"])
+        .args(["--remove-retained", "-C", "2", "-W", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    let left = skeeter()
+        .args([
+            "sub",
+            "-p",
+            &broker.port_arg(),
+            "-t",
+            "rc/#",
+            "-W",
+            "1",
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(left.status.code(), Some(27));
+    assert_eq!(String::from_utf8(left.stdout).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn random_filter_prints_that_percentage_and_counts_all() {
+    let broker = TestBroker::start();
+    let sub = skeeter_sub(
+        broker.port(),
+        &[
+            "-t",
+            "rand",
+            "-C",
+            "400",
+            "--random-filter",
+            "50",
+            "-q",
+            "1",
+        ],
+    );
+    let input: String = (1..=400).map(|i| format!("{i}\n")).collect();
+    publish_stdin(&broker, &["-t", "rand", "-l", "-q", "1"], input);
+    let printed = String::from_utf8(finish(sub)).unwrap().lines().count();
+    // Binomial(400, 0.5): 100..300 is ten standard deviations either side.
+    assert!((100..=300).contains(&printed), "printed {printed} of 400");
+
+    let sub = skeeter_sub(
+        broker.port(),
+        &["-t", "all", "-C", "50", "--random-filter", "100"],
+    );
+    let input: String = (1..=50).map(|i| format!("{i}\n")).collect();
+    publish_stdin(&broker, &["-t", "all", "-l", "-q", "1"], input.clone());
+    assert_eq!(String::from_utf8(finish(sub)).unwrap(), input);
+}

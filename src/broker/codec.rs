@@ -1,7 +1,7 @@
 //! Bytes to packets and back, around rumqttc's v4 codec: which protocol a client speaks, the
 //! checks the codec leaves out, and publish framing that never copies a large payload.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use rumqttc::mqttbytes::v4::Packet;
 use rumqttc::mqttbytes::{self, QoS};
 
@@ -26,13 +26,45 @@ pub(crate) enum ProtocolError {
     },
 }
 
+/// The protocol versions the broker serves. Both are handled by rumqttc's v4 codec: a 3.1
+/// CONNECT is first rewritten into its 3.1.1 form ([`connect_as_311`]); later packets are the
+/// same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// MQTT 3.1 ("MQIsdp", level 3).
+    V31,
+    /// MQTT 3.1.1 ("MQTT", level 4).
+    V311,
+}
+
+impl Protocol {
+    /// 3.1 has no assigned client ids: an empty one is refused with CONNACK 2.
+    pub fn assigns_client_ids(self) -> bool {
+        self == Protocol::V311
+    }
+
+    /// The first CONNACK byte is "session present" in 3.1.1 only; 3.1 reserves it (always 0).
+    pub fn reports_session_present(self) -> bool {
+        self == Protocol::V311
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::V31 => "MQTT 3.1",
+            Protocol::V311 => "MQTT 3.1.1",
+        })
+    }
+}
+
 /// What the first CONNECT of a connection asks for; decided in one place so MQTT 5 can be added.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ProtocolRequest {
     /// Not enough bytes yet to tell.
     Incomplete,
-    /// MQTT 3.1.1 ("MQTT", level 4): served with rumqttc's v4 codec.
-    V311,
+    /// A protocol we serve.
+    Supported(Protocol),
     /// A protocol we recognise but do not serve: answer CONNACK 1 (unacceptable protocol
     /// version), then close.
     UnsupportedVersion(&'static str),
@@ -41,7 +73,7 @@ pub(crate) enum ProtocolRequest {
 }
 
 /// Peek at the protocol name and level of the first CONNECT, before any codec reads it (the v4
-/// codec would misread an MQTT 5 CONNECT).
+/// codec would misread an MQTT 5 CONNECT and refuses an MQTT 3.1 one).
 pub(crate) fn detect_protocol(buf: &[u8]) -> ProtocolRequest {
     let header = match parse_fixed_header(buf) {
         Ok(Some(header)) => header,
@@ -64,11 +96,53 @@ pub(crate) fn detect_protocol(buf: &[u8]) -> ProtocolRequest {
         return ProtocolRequest::Incomplete;
     };
     match (name, level) {
-        (b"MQTT", 4) => ProtocolRequest::V311,
+        (b"MQTT", 4) => ProtocolRequest::Supported(Protocol::V311),
+        (b"MQIsdp", 3) => ProtocolRequest::Supported(Protocol::V31),
         (b"MQTT", 5) => ProtocolRequest::UnsupportedVersion("MQTT 5"),
         (b"MQTT", _) => ProtocolRequest::UnsupportedVersion("this MQTT protocol level"),
-        (b"MQIsdp", 3) => ProtocolRequest::UnsupportedVersion("MQTT 3.1"),
+        (b"MQIsdp", _) => ProtocolRequest::UnsupportedVersion("this MQIsdp protocol level"),
         _ => ProtocolRequest::NotMqtt,
+    }
+}
+
+/// Turn the MQTT 3.1 CONNECT at the start of `buf` into the 3.1.1 CONNECT the v4 codec reads:
+/// "MQIsdp"/3 becomes "MQTT"/4 and the remaining length shrinks by 2 (re-encoded; it may take
+/// one byte less). The rest of the frame is the same in both versions and is not copied.
+/// Returns false, changing nothing, unless `buf` starts with a 3.1 CONNECT's name and level
+/// (which [`detect_protocol`] answering `Supported(V31)` guarantees).
+pub(crate) fn connect_as_311(buf: &mut BytesMut) -> bool {
+    const OLD: &[u8] = b"\x00\x06MQIsdp\x03";
+    const NEW: &[u8] = b"\x00\x04MQTT\x04";
+    let Ok(Some(header)) = parse_fixed_header(buf) else {
+        return false;
+    };
+    let old_prefix = header.header_len + OLD.len();
+    if header.byte1 != 0x10 || buf.get(header.header_len..old_prefix) != Some(OLD) {
+        return false;
+    }
+    let Some(remaining_len) = header.remaining_len.checked_sub(OLD.len() - NEW.len()) else {
+        return false;
+    };
+    let mut prefix = BytesMut::with_capacity(old_prefix);
+    prefix.put_u8(header.byte1);
+    put_remaining_length(&mut prefix, remaining_len);
+    prefix.extend_from_slice(NEW);
+    // The new prefix is never longer than the old one: drop the difference, overwrite the rest.
+    buf.advance(old_prefix - prefix.len());
+    buf[..prefix.len()].copy_from_slice(&prefix);
+    true
+}
+
+/// MQTT's variable-length encoding of a remaining length (at most 268 435 455).
+fn put_remaining_length(out: &mut BytesMut, mut len: usize) {
+    loop {
+        let digit = (len % 128) as u8;
+        len /= 128;
+        if len == 0 {
+            out.put_u8(digit);
+            return;
+        }
+        out.put_u8(digit | 0x80);
     }
 }
 
@@ -285,16 +359,7 @@ impl PublishHeader<'_> {
         let byte1 =
             0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
         out.put_u8(byte1);
-        let mut len = remaining_len;
-        loop {
-            let digit = (len % 128) as u8;
-            len /= 128;
-            if len == 0 {
-                out.put_u8(digit);
-                break;
-            }
-            out.put_u8(digit | 0x80);
-        }
+        put_remaining_length(out, remaining_len);
         out.put_u16(self.topic.len() as u16);
         out.extend_from_slice(self.topic.as_bytes());
         if pkid_len > 0 {
@@ -318,15 +383,20 @@ mod tests {
             frame.extend_from_slice(&[level, 0x02, 0, 60, 0, 0]);
             frame
         };
-        assert_eq!(detect_protocol(&connect(b"MQTT", 4)), ProtocolRequest::V311);
-        assert!(matches!(
-            detect_protocol(&connect(b"MQTT", 5)),
-            ProtocolRequest::UnsupportedVersion(_)
-        ));
-        assert!(matches!(
+        assert_eq!(
+            detect_protocol(&connect(b"MQTT", 4)),
+            ProtocolRequest::Supported(Protocol::V311)
+        );
+        assert_eq!(
             detect_protocol(&connect(b"MQIsdp", 3)),
-            ProtocolRequest::UnsupportedVersion(_)
-        ));
+            ProtocolRequest::Supported(Protocol::V31)
+        );
+        for (name, level) in [(&b"MQTT"[..], 5), (b"MQTT", 3), (b"MQIsdp", 4)] {
+            assert!(matches!(
+                detect_protocol(&connect(name, level)),
+                ProtocolRequest::UnsupportedVersion(_)
+            ));
+        }
         assert_eq!(
             detect_protocol(&connect(b"HTTP", 4)),
             ProtocolRequest::NotMqtt
@@ -340,6 +410,58 @@ mod tests {
             ProtocolRequest::NotMqtt
         );
         assert_eq!(detect_protocol(&[]), ProtocolRequest::Incomplete);
+    }
+
+    /// A CONNECT frame: protocol name and level, then the same flags, keep-alive, client id,
+    /// will and login, whatever the version.
+    fn connect_frame(name: &[u8], level: u8, client_id: &str) -> Vec<u8> {
+        let mut body = (name.len() as u16).to_be_bytes().to_vec();
+        body.extend_from_slice(name);
+        body.extend_from_slice(&[level, 0b1100_1110, 0, 30]); // user, password, will QoS 1, clean
+        for field in [client_id, "will/topic", "will payload", "user", "secret"] {
+            body.extend_from_slice(&(field.len() as u16).to_be_bytes());
+            body.extend_from_slice(field.as_bytes());
+        }
+        let mut frame = BytesMut::from(&[0x10u8][..]);
+        put_remaining_length(&mut frame, body.len());
+        frame.extend_from_slice(&body);
+        frame.to_vec()
+    }
+
+    #[test]
+    fn mqtt31_connect_reads_as_its_311_twin() {
+        // The remaining length is 54 + id bytes in 3.1: ids of 74 and 75 bytes take two bytes
+        // of length in 3.1 (128, 129) and one in 3.1.1 (126, 127).
+        for id_len in [1, 20, 73, 74, 75, 76, 500] {
+            let id = "c".repeat(id_len);
+            let mut v31 = BytesMut::from(&connect_frame(b"MQIsdp", 3, &id)[..]);
+            v31.extend_from_slice(&[0xc0, 0x00]); // a PINGREQ right behind it is kept
+            let v311 = connect_frame(b"MQTT", 4, &id);
+            let before = v31.len();
+            assert!(connect_as_311(&mut v31));
+            let shrunk = if (74..=75).contains(&id_len) { 3 } else { 2 };
+            assert_eq!(before - v31.len(), shrunk, "id of {id_len} bytes");
+            assert_eq!(&v31[..v311.len()], &v311[..], "id of {id_len} bytes");
+            assert_eq!(&v31[v311.len()..], &[0xc0, 0x00]);
+            let Ok(Some(Packet::Connect(connect))) = read_packet(&mut v31, 1 << 20) else {
+                panic!("the rewritten CONNECT does not read");
+            };
+            assert_eq!(connect.client_id, id);
+            assert_eq!(connect.keep_alive, 30);
+            assert!(connect.clean_session);
+            assert_eq!(connect.last_will.unwrap().topic, "will/topic");
+            assert_eq!(connect.login.unwrap().password, "secret");
+            assert!(matches!(
+                read_packet(&mut v31, 1024),
+                Ok(Some(Packet::PingReq))
+            ));
+        }
+        // Only a 3.1 CONNECT is touched.
+        for frame in [connect_frame(b"MQTT", 4, "x"), vec![0xc0, 0x00], vec![0x10]] {
+            let mut buf = BytesMut::from(&frame[..]);
+            assert!(!connect_as_311(&mut buf));
+            assert_eq!(&buf[..], &frame[..]);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 
-use super::codec::{self, ProtocolRequest, PublishHeader};
+use super::codec::{self, Protocol, ProtocolRequest, PublishHeader};
 use super::router::Message;
 use super::session::{Detached, Link, Outbound, Session};
 use super::{Shared, stopping};
@@ -82,8 +82,8 @@ pub(crate) async fn serve(
         result = handshake(&mut stream, &mut buf, &shared) => result,
         _ = stopping(&mut shutdown) => return,
     };
-    let connect = match handshake {
-        Ok(connect) => connect,
+    let (connect, protocol) = match handshake {
+        Ok(accepted) => accepted,
         Err(reason) => {
             shared.log(format_args!("connection from {peer} refused ({reason})"));
             return;
@@ -107,11 +107,15 @@ pub(crate) async fn serve(
         (Arc::new(message), will.retain)
     });
     let link = shared.sessions.new_link();
-    let session = shared
-        .sessions
-        .open(&client_id, clean, link.clone(), &shared.router);
+    let session = shared.sessions.open(
+        &client_id,
+        clean,
+        protocol.reports_session_present(),
+        link.clone(),
+        &shared.router,
+    );
     shared.log(format_args!(
-        "client {client_id} connected from {peer} ({}, keep-alive {})",
+        "client {client_id} connected from {peer} over {protocol} ({}, keep-alive {})",
         if clean {
             "clean session"
         } else {
@@ -143,18 +147,23 @@ async fn handshake(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     shared: &Shared,
-) -> Result<Connect, String> {
+) -> Result<(Connect, Protocol), String> {
     let deadline = Instant::now() + shared.config.connect_timeout;
-    loop {
+    let protocol = loop {
         match codec::detect_protocol(buf) {
             ProtocolRequest::Incomplete => read_before(stream, buf, deadline).await?,
-            ProtocolRequest::V311 => break,
+            ProtocolRequest::Supported(protocol) => break protocol,
             ProtocolRequest::UnsupportedVersion(protocol) => {
                 refuse(stream, ConnectReturnCode::RefusedProtocolVersion).await;
                 return Err(format!("{protocol} is not supported"));
             }
             ProtocolRequest::NotMqtt => return Err("first packet is not an MQTT CONNECT".into()),
         }
+    };
+    // From here on, 3.1 differs from 3.1.1 only in the CONNECT's name and level, and in what
+    // the broker answers (CONNACK below and in the session; SUBACK never refuses a filter).
+    if protocol == Protocol::V31 && !codec::connect_as_311(buf) {
+        return Err("malformed MQTT 3.1 CONNECT".into());
     }
     let connect = loop {
         match codec::read_packet(buf, shared.config.max_packet_size) {
@@ -164,11 +173,15 @@ async fn handshake(
             Err(err) => return Err(err.to_string()),
         }
     };
+    if connect.client_id.is_empty() && !protocol.assigns_client_ids() {
+        refuse(stream, ConnectReturnCode::BadClientId).await;
+        return Err(format!("empty client id: {protocol} has no assigned ids"));
+    }
     if connect.client_id.is_empty() && !connect.clean_session {
         refuse(stream, ConnectReturnCode::BadClientId).await;
         return Err("empty client id needs a clean session".into());
     }
-    Ok(connect)
+    Ok((connect, protocol))
 }
 
 async fn read_before(

@@ -149,6 +149,12 @@ impl Broker {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// How many subscriptions the broker holds now (one per client and filter): lets a test
+    /// wait until its subscribers are in place before it publishes.
+    pub fn subscriptions(&self) -> usize {
+        self.shared.router.count()
+    }
+
     /// Stop accepting, close every connection, and wait for every task to end.
     pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
@@ -231,6 +237,12 @@ impl BackgroundBroker {
     /// How many messages were dropped so far because a subscriber's queue was full.
     pub fn dropped_messages(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many subscriptions the broker holds now (one per client and filter): lets a test
+    /// wait until its subscribers are in place before it publishes.
+    pub fn subscriptions(&self) -> usize {
+        self.shared.router.count()
     }
 
     /// Stop the broker and wait for its thread to end.

@@ -88,6 +88,17 @@ impl Router {
         }
     }
 
+    /// How many subscriptions there are (one per client and filter).
+    pub fn count(&self) -> usize {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        table
+            .exact
+            .values()
+            .chain(table.wildcard.values())
+            .map(HashMap::len)
+            .sum()
+    }
+
     /// Every session with a subscription matching `topic`, once, with its highest matching QoS.
     fn subscribers(&self, topic_name: &str) -> Vec<(Arc<Session>, QoS)> {
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);

@@ -407,8 +407,16 @@ impl Sessions {
     }
 
     /// Attach a new connection to the session of `client_id`, closing any connection that had
-    /// it, and queue the CONNACK (session present when a persistent session is resumed).
-    pub fn open(&self, client_id: &str, clean: bool, link: Link, router: &Router) -> Arc<Session> {
+    /// it, and queue the CONNACK (session present when a persistent session is resumed and
+    /// `report_present`: MQTT 3.1 has no such flag).
+    pub fn open(
+        &self,
+        client_id: &str,
+        clean: bool,
+        report_present: bool,
+        link: Link,
+        router: &Router,
+    ) -> Arc<Session> {
         let mut sessions = self.lock();
         let mut present = false;
         let session = match sessions.get(client_id) {
@@ -439,7 +447,7 @@ impl Sessions {
             state.link = Some(link);
             state.push_reply(&Packet::ConnAck(ConnAck::new(
                 ConnectReturnCode::Success,
-                present,
+                present && report_present,
             )));
         }
         session

@@ -6,8 +6,8 @@
 //! at once (so one-shot commands stop at the first error), and the event loop is never dropped in
 //! the middle of a poll while work is still in flight (that can lose a queued packet).
 
-mod bind;
 pub mod options;
+pub(crate) mod relay;
 
 use std::io;
 use std::time::Duration;
@@ -30,8 +30,8 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Connection {
     pub client: AsyncClient,
     eventloop: EventLoop,
-    /// With -A: the relay that opens the TCP connections from the local address.
-    relay: Option<bind::BindRelay>,
+    /// With -A, --proxy or -V 31: the relay that opens the connections to the broker.
+    relay: Option<relay::Relay>,
     debug: bool,
     address: String,
 }
@@ -39,13 +39,7 @@ pub struct Connection {
 impl Connection {
     /// Connect and wait for the broker to accept us. `requests` bounds the request queue.
     pub async fn open(settings: &Settings, requests: usize) -> Result<(Connection, ConnAck)> {
-        let relay = match settings.bind_address {
-            Some(local) => Some(
-                bind::BindRelay::start(local, &settings.host, settings.port, &settings.address)
-                    .await?,
-            ),
-            None => None,
-        };
+        let relay = relay::Relay::start_if_needed(settings).await?;
         let mqtt = settings.mqtt_options(relay.as_ref().map(|r| r.socket()));
         let (client, mut eventloop) = AsyncClient::new(mqtt, requests.max(1));
         eventloop.set_network_options(settings.network.clone());
@@ -87,7 +81,7 @@ impl Connection {
         event
     }
 
-    /// Drop the network connection after DISCONNECT; with -A, wait until the relay passed it on.
+    /// Drop the network connection after DISCONNECT; with a relay, wait until it passed it on.
     async fn close(&mut self) {
         self.eventloop.network = None;
         if let Some(relay) = &mut self.relay {

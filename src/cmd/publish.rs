@@ -1,6 +1,7 @@
 //! `skeeter pub`: read the payload source, connect, publish, wait for every acknowledgement.
 
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -17,16 +18,72 @@ const READ_AHEAD: usize = 256;
 
 pub async fn run(args: PubArgs) -> Result<()> {
     let settings = options::settings(&args.connect)?;
+    let topic = topic(&args)?;
+    let source = source(&args)?;
     let quiet = settings.quiet;
-    super::quiet(quiet, publish(args, settings).await)
+    super::quiet(quiet, publish(args, topic, source, settings).await)
 }
 
-async fn publish(args: PubArgs, settings: options::Settings) -> Result<()> {
+/// Where the payloads come from: exactly one of -m, -f, -s, -l, -n.
+enum Source {
+    Message(String),
+    File(PathBuf),
+    Stdin,
+    Lines,
+    Null,
+}
+
+fn source(args: &PubArgs) -> Result<Source> {
+    let mut given = Vec::new();
+    if let Some(message) = &args.message {
+        given.push(Source::Message(message.clone()));
+    }
+    if let Some(path) = &args.file {
+        given.push(Source::File(path.clone()));
+    }
+    if args.stdin_file {
+        given.push(Source::Stdin);
+    }
+    if args.stdin_line {
+        given.push(Source::Lines);
+    }
+    if args.null_message {
+        given.push(Source::Null);
+    }
+    match (given.pop(), given.is_empty()) {
+        (Some(source), true) => Ok(source),
+        (Some(_), false) => Err(usage(
+            "only one type of message can be sent at once: use one of -m, -f, -s, -l, -n",
+        )),
+        (None, _) => Err(usage("no message to send: use one of -m, -f, -s, -l, -n")),
+    }
+}
+
+/// -t, else the topic of -L's URL.
+fn topic(args: &PubArgs) -> Result<String> {
+    let topic = args
+        .topic
+        .clone()
+        .or_else(|| args.connect.url.as_ref().and_then(|url| url.topic.clone()))
+        .ok_or_else(|| usage("no topic to publish to: use -t, or a URL with a topic (-L)"))?;
+    crate::cli::parse_topic_name(&topic).map_err(usage)
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Fatal::new(Code::Usage, message).into()
+}
+
+async fn publish(
+    args: PubArgs,
+    topic: String,
+    source: Source,
+    settings: options::Settings,
+) -> Result<()> {
+    let limit = max_payload(&topic, args.connect.qos);
     // A single payload is read before connecting, so a bad file never leaves a half-done run.
-    let single = if args.stdin_line {
-        None
-    } else {
-        Some(single_payload(&args).await?)
+    let single = match source {
+        Source::Lines => None,
+        source => Some(single_payload(source, limit).await?),
     };
 
     let requests = usize::from(args.connect.max_inflight).max(READ_AHEAD);
@@ -41,47 +98,54 @@ async fn publish(args: PubArgs, settings: options::Settings) -> Result<()> {
                 }
             }
         }),
-        None => tokio::spawn(read_lines(tx, max_payload(&args.topic, args.connect.qos))),
+        None => tokio::spawn(read_lines(tx, limit)),
     };
     let pause = Duration::from_secs_f64(args.repeat_delay);
     let result = connection
-        .publish_all(args.topic, settings.qos, args.retain, rx, pause)
+        .publish_all(topic, settings.qos, args.retain, rx, pause)
         .await;
     reader.abort();
     result.map(|_| ())
 }
 
-async fn single_payload(args: &PubArgs) -> Result<Bytes> {
-    let limit = max_payload(&args.topic, args.connect.qos);
-    if let Some(message) = &args.message {
-        return Ok(Bytes::from(message.clone().into_bytes()));
-    }
-    if let Some(path) = &args.file {
-        let unreadable = |err: io::Error| -> anyhow::Error {
-            Fatal::new(
-                Code::Input,
-                format!("cannot read {}: {err}", path.display()),
-            )
-            .into()
-        };
-        // Refuse a file too big for MQTT before reading gigabytes of it.
-        let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
-        if size > limit as u64 {
-            return Err(too_big(size, limit));
+async fn single_payload(source: Source, limit: usize) -> Result<Bytes> {
+    match source {
+        Source::Message(message) => Ok(Bytes::from(message.into_bytes())),
+        Source::File(path) => {
+            let unreadable = |err: io::Error| -> anyhow::Error {
+                Fatal::new(
+                    Code::Input,
+                    format!("cannot read {}: {err}", path.display()),
+                )
+                .into()
+            };
+            // Refuse a file too big for MQTT before reading gigabytes of it.
+            let size = tokio::fs::metadata(&path).await.map_err(unreadable)?.len();
+            if size > limit as u64 {
+                return Err(too_big(size, limit));
+            }
+            let bytes = tokio::fs::read(&path).await.map_err(unreadable)?;
+            check_size(Bytes::from(bytes), limit)
         }
-        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
-        return check_size(Bytes::from(bytes), limit);
-    }
-    if args.stdin_file {
-        let mut buf = Vec::new();
-        if let Err(err) = tokio::io::stdin().read_to_end(&mut buf).await {
-            return Err(
-                Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into(),
-            );
+        Source::Stdin => {
+            let mut buf = Vec::new();
+            if let Err(err) = tokio::io::stdin().read_to_end(&mut buf).await {
+                return Err(
+                    Fatal::new(Code::Input, format!("cannot read standard input: {err}")).into(),
+                );
+            }
+            if buf.is_empty() {
+                // As mosquitto_pub: an empty stdin is more likely a mistake than a message.
+                return Err(Fatal::new(
+                    Code::Input,
+                    "zero length input: standard input was empty (use -n to send an empty message)",
+                )
+                .into());
+            }
+            check_size(Bytes::from(buf), limit)
         }
-        return check_size(Bytes::from(buf), limit);
+        Source::Null | Source::Lines => Ok(Bytes::new()),
     }
-    Ok(Bytes::new()) // -n
 }
 
 /// The largest payload one PUBLISH can carry to `topic` at `qos`: the MQTT limit on the

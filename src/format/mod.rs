@@ -1,6 +1,90 @@
-//! How a received message becomes bytes on stdout.
+//! How a received message becomes bytes on stdout: [`Output`] picks the raw payload, -v
+//! (both in [`Printer`]) or an -F template ([`template`], with %j/%J in [`json`]).
+
+pub mod json;
+pub mod template;
 
 use std::io::{self, Write};
+
+pub use template::{FormatError, Template};
+
+/// A received message, as the formats see it. (MQTT 5 properties will join it when the client
+/// speaks MQTT 5; until then `%A %C %D %E %F %P %R %S` print what mosquitto prints for an absent
+/// property.)
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub qos: u8,
+    pub retain: bool,
+    /// The packet identifier: 0 for QoS 0.
+    pub mid: u16,
+}
+
+/// What became of one message's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Rendered {
+    Complete,
+    /// %J met a payload that is not JSON: it printed nothing, the rest of the format was printed.
+    /// mosquitto_sub says so on stderr, and the message still counts for -C.
+    PayloadNotJson,
+}
+
+/// How `sub` prints each message, with the buffer a template is rendered into (reused).
+#[derive(Debug)]
+pub struct Output {
+    style: Style,
+    newline: bool,
+    buffer: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Style {
+    Plain(Printer),
+    Template(Template),
+}
+
+impl Output {
+    /// -F `format` (which takes precedence over -v), else the payload alone or -v's
+    /// `topic payload`; `newline` unless -N; `pretty` (--pretty) indents %j and %J.
+    pub fn new(
+        format: Option<&str>,
+        verbose: bool,
+        newline: bool,
+        pretty: bool,
+    ) -> Result<Output, FormatError> {
+        let style = match format {
+            Some(format) => Style::Template(Template::parse(format, pretty)?),
+            None => Style::Plain(Printer { verbose, newline }),
+        };
+        Ok(Output {
+            style,
+            newline,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Write one message (a template, then a newline unless -N, as mosquitto_sub does even
+    /// for an empty payload).
+    pub fn write(&mut self, out: &mut impl Write, message: &Message<'_>) -> io::Result<Rendered> {
+        match &self.style {
+            Style::Plain(printer) => {
+                printer.write(out, message.topic, message.payload)?;
+                Ok(Rendered::Complete)
+            }
+            Style::Template(template) => {
+                self.buffer.clear();
+                let rendered = template.render(message, chrono::Local::now, &mut self.buffer);
+                if self.newline {
+                    self.buffer.push(b'\n');
+                }
+                out.write_all(&self.buffer)?;
+                Ok(rendered)
+            }
+        }
+    }
+}
 
 /// The plain output modes of `sub`: the payload alone, or `topic payload` with -v.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +130,44 @@ mod tests {
             .write(&mut out, topic, payload)
             .unwrap();
         out
+    }
+
+    fn output(
+        format: Option<&str>,
+        verbose: bool,
+        newline: bool,
+        topic: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut output = Output::new(format, verbose, newline, false).unwrap();
+        let mut out = Vec::new();
+        let message = Message {
+            topic,
+            payload,
+            qos: 0,
+            retain: false,
+            mid: 0,
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                output.write(&mut out, &message).unwrap(),
+                Rendered::Complete
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_format_takes_precedence_over_verbose_and_prints_even_an_empty_payload() {
+        assert_eq!(output(Some("%t=%p"), true, true, "t", b"x"), b"t=x\nt=x\n");
+        assert_eq!(output(Some("%t=%p"), false, false, "t", b"x"), b"t=xt=x");
+        assert_eq!(output(Some("%t=%p"), false, true, "t", b""), b"t=\nt=\n");
+        assert_eq!(output(Some(""), false, true, "t", b"x"), b"\n\n");
+        assert_eq!(output(None, true, true, "t", b"x"), b"t x\nt x\n");
+        assert_eq!(
+            Output::new(Some("%e"), false, true, false).unwrap_err(),
+            FormatError::InvalidFormat('e')
+        );
     }
 
     #[test]

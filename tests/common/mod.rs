@@ -17,7 +17,12 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skeeter"))
 }
 
-/// `skeeter ARGS` as an assert_cmd command, with no SKEETER_* variables from the environment.
+/// Where tests point XDG_CONFIG_HOME: nothing there, so the user's own options files
+/// (~/.config/skeeter/pub, ...) never change what a test runs.
+pub const NO_CONFIG: &str = "/nonexistent/skeeter-test-config";
+
+/// `skeeter ARGS` as an assert_cmd command, with no SKEETER_* variables from the environment
+/// and no options file.
 pub fn skeeter() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin());
     for (key, _) in std::env::vars() {
@@ -25,6 +30,7 @@ pub fn skeeter() -> assert_cmd::Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("XDG_CONFIG_HOME", NO_CONFIG);
     cmd.timeout(Duration::from_secs(60));
     cmd
 }
@@ -37,6 +43,7 @@ pub fn skeeter_std() -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("XDG_CONFIG_HOME", NO_CONFIG);
     cmd
 }
 
@@ -63,6 +70,25 @@ impl TestBroker {
 
     pub fn port_arg(&self) -> String {
         self.port().to_string()
+    }
+
+    /// How many subscriptions the broker holds now.
+    pub fn subscriptions(&self) -> usize {
+        self.broker.as_ref().unwrap().subscriptions()
+    }
+
+    /// Wait (at most 10 s) until the broker holds `count` subscriptions.
+    pub fn wait_for_subscriptions(&self, count: usize) {
+        let broker = self.broker.as_ref().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while broker.subscriptions() < count {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {count} subscriptions arrived",
+                broker.subscriptions()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn stop(mut self) {

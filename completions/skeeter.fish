@@ -56,7 +56,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-qos -d 'QoS
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message; a line is held in memory whole, up to the MQTT limit of 256 MB)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s n -l null-message -d 'Send an empty (zero-length) message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'

@@ -275,7 +275,7 @@ pub struct PubArgs {
     pub stdin_file: bool,
 
     /// Send each line of standard input as one message (the newline is not sent; an empty line
-    /// sends an empty message).
+    /// sends an empty message; a line is held in memory whole, up to the MQTT limit of 256 MB).
     #[arg(short = 'l', long, help_heading = "Message")]
     pub stdin_line: bool,
 

@@ -450,3 +450,70 @@ fn unix_socket_matches() {
         assert_same(theirs, ours, "--unix");
     }
 }
+
+/// A kept session set up with -c -i ID -E collects QoS 1 messages while away; both clients.
+#[test]
+fn kept_sessions_match() {
+    if !have_clients() {
+        return;
+    }
+    let links = Links::new();
+    for program in [PathBuf::from("mosquitto_sub"), links.path("mosquitto_sub")] {
+        let broker = TestBroker::start();
+        let port = broker.port_arg();
+        let id = "parity-keeper";
+        let setup = client(&program, NO_CONFIG)
+            .args(["-p", &port, "-t", "kept/#", "-q", "1", "-c", "-i", id, "-E"])
+            .output()
+            .unwrap();
+        assert_eq!(setup.status.code(), Some(0), "{program:?} -E");
+        assert!(setup.stdout.is_empty());
+        publish(
+            broker.port(),
+            &["-t", "kept/a", "-q", "1", "-m", "while away"],
+        );
+        let back = client(&program, NO_CONFIG)
+            .args([
+                "-p", &port, "-t", "kept/#", "-q", "1", "-c", "-i", id, "-C", "1", "-v",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(back.status.code(), Some(0), "{program:?}");
+        assert_eq!(back.stdout, b"kept/a while away\n", "{program:?}");
+    }
+}
+
+/// The will of a client that vanishes (SIGKILL) reaches a watcher; both clients set it alike.
+#[test]
+fn wills_match() {
+    if !have_clients() {
+        return;
+    }
+    let links = Links::new();
+    for program in [PathBuf::from("mosquitto_sub"), links.path("mosquitto_sub")] {
+        let broker = TestBroker::start();
+        let port = broker.port_arg();
+        let mut watcher = client(Path::new("mosquitto_sub"), NO_CONFIG);
+        watcher.args(["-p", &port, "-t", "will/#", "-v", "-C", "1"]);
+        let watcher = start(watcher);
+        broker.wait_for_subscriptions(1);
+        let mut doomed = client(&program, NO_CONFIG);
+        doomed.args(["-p", &port, "-t", "x", "--will-topic", "will/w"]);
+        doomed.args(["--will-payload", "gone", "--will-qos", "1", "--will-retain"]);
+        let mut doomed = start(doomed);
+        broker.wait_for_subscriptions(2);
+        doomed.child.kill().unwrap();
+        let (code, out) = watcher.finish();
+        assert_eq!(code, Some(0), "{program:?}");
+        assert_eq!(out, b"will/w gone\n", "{program:?}");
+        let _ = doomed.finish();
+        // --will-retain: a later subscriber gets it as a retained message.
+        let later = client(Path::new("mosquitto_sub"), NO_CONFIG)
+            .args([
+                "-p", &port, "-t", "will/#", "-v", "-C", "1", "-F", "%r %t %p",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(later.stdout, b"1 will/w gone\n", "{program:?}");
+    }
+}

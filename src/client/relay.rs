@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
 use rumqttc::Transport;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -214,7 +214,7 @@ fn socks_error(err: &tokio_socks::Error, sent_credentials: bool) -> String {
             "the proxy wants a user name and password (socks5h://USER:PASSWORD@HOST)".into()
         }
         E::NoAcceptableAuthMethods => {
-            "the proxy accepts neither no authentication nor a user name and password".into()
+            "the proxy accepts none of our ways to log in (none, user name and password)".into()
         }
         E::Io(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
             if sent_credentials {
@@ -290,9 +290,10 @@ impl Relay {
                 ),
             )
         })?;
-        let dir = private_dir()?;
+        let dir = private_dir().context("cannot make a private directory for the relay")?;
         let socket = dir.join("relay.sock");
-        let listener = UnixListener::bind(&socket)?;
+        let listener = UnixListener::bind(&socket)
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let address = settings.address.clone();
         let (copies_tx, copies) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
@@ -480,9 +481,7 @@ fn private_dir() -> io::Result<PathBuf> {
             Err(err) => return Err(err),
         }
     }
-    Err(io::Error::other(
-        "cannot create a private directory for the connection relay",
-    ))
+    Err(io::Error::other("no unused name after 100 attempts"))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The embedded MQTT 3.1.1 broker: start it on the caller's tokio runtime (port 0 in tests), learn
-//! its address, stop it.
+//! The embedded MQTT 3.1.1 (and 3.1) broker: start it on the caller's tokio runtime (port 0 in
+//! tests), learn its address, stop it.
 //!
 //! Data flows one way: [`listener`] accepts, [`connection`] reads frames that [`codec`] checks,
 //! the client's [`session`] handles them, [`router`] finds the subscribers of a publish and

@@ -109,10 +109,22 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// The client id to send: -i as given, -I plus the process id, or empty (the broker assigns one).
+///
+/// MQTT 3.1 has no ids assigned by the broker, so there, as mosquitto's clients do, a random one
+/// is made up: `skeeter-` and 15 letters or digits (23 characters, the 3.1 maximum).
 pub fn client_id(args: &ConnectArgs) -> String {
     match (&args.id, &args.id_prefix) {
         (Some(id), _) => id.clone(),
         (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) if args.protocol_version == ProtocolVersion::V31 => {
+            use rand::Rng;
+            let suffix: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(15)
+                .map(char::from)
+                .collect();
+            format!("skeeter-{suffix}")
+        }
         (None, None) => String::new(),
     }
 }

@@ -222,6 +222,31 @@ Format (-F), as mosquitto_sub's:
   \\\\ \\0 \\a \\e \\n \\r \\t \\v  backslash, NUL, bell, escape, newline, return, tab, vertical tab
   Flags, width and precision as in printf: %-10t, %08l, %.5t; a width truncates %p and %x.";
 
+/// Where `pub` (and the mosquitto_pub link) differs from mosquitto_pub 2.0, on purpose.
+const PUB_DIFFERENCES: &str = "\
+Differences from mosquitto_pub 2.0 (its bugs are not copied):
+  -l at QoS 1 or 2 delivers every line; mosquitto_pub loses most past 65535 lines, and exits 0.
+  -t '' and -p abc are errors; mosquitto_pub publishes nothing and exits 0, or takes -p abc as 0,
+  a Unix socket. -s with an empty standard input is an error in both.
+  -L percent-decodes the user, password and topic and takes IPv6 hosts as [::1]; -h, -p, -u, -P
+  and -t take precedence over the URL's parts wherever they stand.
+  A publish that cannot be completed (connection lost) exits 7; mosquitto_pub may exit 0.
+  -d writes its trace to stderr, not among the output; --help and --version exit 0.";
+
+/// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.
+const SUB_DIFFERENCES: &str = "\
+Differences from mosquitto_sub 2.0 (its bugs are not copied):
+  --random-filter 10 prints 10% of the messages; mosquitto_sub prints 1%.
+  --remove-retained with -C or --retained-only exits once every clear is acknowledged (mosquitto_sub
+  never exits), and its own clears coming back are not printed.
+  -F: %j gives a payload that is not UTF-8 as an array of byte values and keeps what follows a
+  NUL (mosquitto_sub cuts it); %J embeds the payload as sent, without reformatting numbers; a
+  width on %x with a shorter payload keeps every byte; precision never splits a UTF-8 character;
+  @Z prints the offset (+00:00), not the zone name; the clock is read once per message.
+  -L as for pub. A closed pipe on stdout ends the run with a DISCONNECT and exit 0 (mosquitto_sub
+  2.0.15 and later are killed by SIGPIPE); -W before the connection is up exits 27, not 255.
+  -d writes its trace to stderr, not among the messages; --help and --version exit 0.";
+
 /// A topic to publish to: no wildcards.
 pub fn parse_topic_name(value: &str) -> Result<String, String> {
     topic::check_name(value)
@@ -255,7 +280,7 @@ fn parse_seconds(value: &str) -> Result<f64, String> {
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{PUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct PubArgs {
     /// Topic to publish to (no wildcards).
@@ -304,7 +329,7 @@ pub struct PubArgs {
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{FORMAT_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{FORMAT_HELP}\n\n{SUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct SubArgs {
     /// Topic filter to subscribe to (repeatable; + and # wildcards).

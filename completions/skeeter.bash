@@ -28,6 +28,9 @@ _skeeter() {
             skeeter,links)
                 cmd="skeeter__subcmd__links"
                 ;;
+            skeeter,passwd)
+                cmd="skeeter__subcmd__passwd"
+                ;;
             skeeter,pub)
                 cmd="skeeter__subcmd__pub"
                 ;;
@@ -46,6 +49,9 @@ _skeeter() {
             skeeter__subcmd__help,links)
                 cmd="skeeter__subcmd__help__subcmd__links"
                 ;;
+            skeeter__subcmd__help,passwd)
+                cmd="skeeter__subcmd__help__subcmd__passwd"
+                ;;
             skeeter__subcmd__help,pub)
                 cmd="skeeter__subcmd__help__subcmd__pub"
                 ;;
@@ -59,7 +65,7 @@ _skeeter() {
 
     case "${cmd}" in
         skeeter)
-            opts="-h -V --help --version pub sub broker links generate help"
+            opts="-h -V --help --version pub sub broker passwd links generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -73,7 +79,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__broker)
-            opts="-p -v -h -V --port --bind --verbose --help --version"
+            opts="-p -v -c -h -V --port --bind --verbose --config-file --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -88,6 +94,50 @@ _skeeter() {
                     return 0
                     ;;
                 --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acl-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-anonymous)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --tls-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ws-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wss-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cafile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -113,7 +163,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__help)
-            opts="pub sub broker links generate help"
+            opts="pub sub broker passwd links generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +232,20 @@ _skeeter() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        skeeter__subcmd__help__subcmd__passwd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         skeeter__subcmd__help__subcmd__pub)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -224,8 +288,22 @@ _skeeter() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        skeeter__subcmd__passwd)
+            opts="-c -D -U -b -h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         skeeter__subcmd__pub)
-            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --debug --quiet --help --version"
+            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +417,10 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pw-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --qos)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -387,6 +469,34 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ws-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cafile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-version)
+                    COMPREPLY=($(compgen -W "tlsv1.2 tlsv1.3" -- "${cur}"))
+                    return 0
+                    ;;
+                --tls-alpn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -395,7 +505,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__sub)
-            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --random-filter --remove-retained --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --debug --quiet --help --version"
+            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --random-filter --remove-retained --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,6 +627,10 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pw-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --qos)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -562,6 +676,34 @@ _skeeter() {
                     return 0
                     ;;
                 -A)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ws-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cafile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-version)
+                    COMPREPLY=($(compgen -W "tlsv1.2 tlsv1.3" -- "${cur}"))
+                    return 0
+                    ;;
+                --tls-alpn)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

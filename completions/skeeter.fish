@@ -29,6 +29,7 @@ complete -c skeeter -n "__fish_skeeter_needs_command" -s V -l version -d 'Print 
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -38,15 +39,16 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s f -l file -d 'Se
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat -d 'Send the message this many times (not with -l)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat-delay -d 'Wait this long (fractions allowed) between the end of one publish and the next with --repeat' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s u -l username -d 'User name to authenticate with' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s P -l pw -d 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
@@ -55,6 +57,14 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l cafile -d 'Turn TLS on and trust the CA certificates of this PEM file (default port 8883)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l capath -d 'Turn TLS on and trust the PEM CA certificates of the files in this directory' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l cert -d 'Client certificate (PEM) to present to the broker; needs --key' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l key -d 'Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
+tlsv1.3\t''"
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message; a line is held in memory whole, up to the MQTT limit of 256 MB)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s n -l null-message -d 'Send an empty (zero-length) message'
@@ -62,6 +72,10 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s r -l retain -d '
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-retain -d 'Retain the Last Will'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l no-tls -d 'No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an options file, or for plain MQTT on port 8883)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s d -l debug -d 'Print a trace of the MQTT packets sent and received on stderr'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l help -d 'Print help (see more with \'--help\')'
@@ -74,15 +88,16 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s W -d 'Give up af
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s F -d 'Print each message with this format (see FORMAT below); takes precedence over -v' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l random-filter -d 'Print only this percentage of the messages, chosen at random (all are still counted by -C)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Broker port [default: 1883]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s u -l username -d 'User name to authenticate with' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s P -l pw -d 'Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
@@ -91,6 +106,14 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l cafile -d 'Turn TLS on and trust the CA certificates of this PEM file (default port 8883)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l capath -d 'Turn TLS on and trust the PEM CA certificates of the files in this directory' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l cert -d 'Client certificate (PEM) to present to the broker; needs --key' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l key -d 'Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
+tlsv1.3\t''"
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s v -l verbose -d 'Print the topic before each payload: \'topic payload\''
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s N -d 'Do not print a newline after each message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s R -d 'Do not print retained messages (those the broker held before we subscribed)'
@@ -101,23 +124,47 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l remove-retained 
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-retain -d 'Retain the Last Will'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l no-tls -d 'No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an options file, or for plain MQTT on port 8883)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s d -l debug -d 'Print a trace of the MQTT packets sent and received on stderr'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l help -d 'Print help (see more with \'--help\')'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s p -l port -d 'Port to listen on (0 picks a free one; the bound address is printed)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l bind -d 'Address to listen on (0.0.0.0 or :: for every interface)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s c -l config-file -d 'Read the listeners and authentication settings from a mosquitto.conf: listener, port, bind_address, protocol, certfile, keyfile, cafile, require_certificate, use_identity_as_username, password_file, acl_file, allow_anonymous, comments. Any other directive is an error. Not with the options it replaces; -p and --bind count only when the file has no listener' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l password-file -d 'Users and password hashes, as written by `skeeter passwd` or mosquitto_passwd: a client giving a user name must be there, with its password (else CONNACK 5, not authorised)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l acl-file -d 'mosquitto\'s ACL file: `topic [read|write|readwrite|deny] FILTER` lines (before any `user` line: anonymous clients\'), `user NAME` sections, `pattern ...` lines for everyone with %c (client id) and %u (user name). Anything not granted is denied: a publish without write access is acknowledged but dropped; read access is checked for each message delivered (subscriptions are always granted, as mosquitto does)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l allow-anonymous -d 'Whether clients without a user name may connect [default: true, but false with a password file; with -c, mosquitto\'s: false when the file defines a listener]. Refused ones get CONNACK 5 (not authorised)' -r -f -a "true\t''
+false\t''"
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l tls-port -d 'Also listen for MQTT over TLS on this port, at --bind (0 picks a free one)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l ws-port -d 'Also listen for MQTT over WebSocket on this port, at --bind; any path (e.g. /mqtt)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l wss-port -d 'Also listen for MQTT over WebSocket over TLS on this port, at --bind' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l certfile -d 'PEM file with the server certificate chain (leaf first) for --tls-port and --wss-port' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l keyfile -d 'PEM file with the server\'s private key' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l cafile -d 'PEM file with the CA certificates that client certificates must chain to; TLS clients are asked for a certificate, and one that is sent must be valid' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s v -l verbose -d 'Log connections and disconnections on stderr'
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l require-certificate -d 'Refuse TLS clients without a valid certificate'
+complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l use-identity-as-username -d 'The client certificate\'s common name (CN) is the user name, in place of the CONNECT\'s'
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s V -l version -d 'Print version'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s c -d 'Create the file (overwriting one that exists) with USER in it'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s D -d 'Delete USER from the file'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s U -d 'Hash a plain-text file of USER:PASSWORD lines in place (lines already hashed are kept)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s b -d 'Take the password from the command line instead of asking for it (argv is visible to other users)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c skeeter -n "__fish_skeeter_using_subcommand passwd" -s V -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s f -l force -d 'Replace links or files of the same name that already exist'
 complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s h -l help -d 'Print help'
 complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s V -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::client::{options, relay};
+use crate::client::{options, relay, tls};
 use crate::exit::EXIT_STATUS_HELP;
 use crate::options_file::OPTIONS_FILES_HELP;
 
@@ -38,6 +38,8 @@ pub enum Command {
     Sub(SubArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
+    /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
+    Passwd(PasswdArgs),
     /// Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly.
     Links(LinksArgs),
     /// Write the shell completions and man pages (for packagers and this repository).
@@ -56,12 +58,14 @@ pub struct ConnectArgs {
     #[arg(short = 'h', long, env = "SKEETER_HOST")]
     pub host: Option<String>,
 
-    /// Broker port [default: 1883].
+    /// Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on.
     #[arg(short = 'p', long, env = "SKEETER_PORT")]
     pub port: Option<u16>,
 
     /// Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]);
-    /// -h, -p, -u, -P and -t given as well take precedence over its parts.
+    /// mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for
+    /// WebSockets (the path is the endpoint's, not a topic). -h, -p, -u, -P and -t given as well
+    /// take precedence over its parts.
     #[arg(short = 'L', long = "url", env = "SKEETER_URL", value_parser = options::parse_url, value_name = "URL")]
     pub url: Option<options::BrokerUrl>,
 
@@ -95,15 +99,21 @@ pub struct ConnectArgs {
     #[arg(short = 'u', long, env = "SKEETER_USERNAME")]
     pub username: Option<String>,
 
-    /// Password to authenticate with (prefer SKEETER_PASSWORD: argv is visible to other users).
+    /// Password to authenticate with. Without a value, it is asked for on the terminal (not
+    /// echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD.
     #[arg(
         short = 'P',
         long = "pw",
         env = "SKEETER_PASSWORD",
         hide_env_values = true,
+        num_args = 0..=1,
         value_name = "PASSWORD"
     )]
-    pub password: Option<String>,
+    pub password: Option<Option<String>>,
+
+    /// Read the password from the first line of this file (the newline is not part of it).
+    #[arg(long, env = "SKEETER_PW_FILE", value_name = "FILE")]
+    pub pw_file: Option<PathBuf>,
 
     /// Quality of service: 0 at most once, 1 at least once, 2 exactly once.
     #[arg(short = 'q', long, env = "SKEETER_QOS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
@@ -166,6 +176,86 @@ pub struct ConnectArgs {
         value_name = "ADDRESS"
     )]
     pub bind_address: Option<IpAddr>,
+
+    /// Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS)
+    /// unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same.
+    #[arg(long, env = "SKEETER_WS", value_parser = BoolishValueParser::new(), help_heading = "WebSockets")]
+    pub ws: bool,
+
+    /// The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt].
+    #[arg(
+        long,
+        env = "SKEETER_WS_PATH",
+        value_name = "PATH",
+        help_heading = "WebSockets"
+    )]
+    pub ws_path: Option<String>,
+
+    /// Turn TLS on and trust the CA certificates of this PEM file (default port 8883).
+    #[arg(
+        long,
+        env = "SKEETER_CAFILE",
+        value_name = "FILE",
+        help_heading = "TLS"
+    )]
+    pub cafile: Option<PathBuf>,
+
+    /// Turn TLS on and trust the PEM CA certificates of the files in this directory.
+    #[arg(long, env = "SKEETER_CAPATH", value_name = "DIR", help_heading = "TLS")]
+    pub capath: Option<PathBuf>,
+
+    /// Turn TLS on and trust the system's CA certificates (also with --cafile or --capath). They
+    /// are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given.
+    #[arg(long, env = "SKEETER_TLS_USE_OS_CERTS", value_parser = BoolishValueParser::new(), help_heading = "TLS")]
+    pub tls_use_os_certs: bool,
+
+    /// Client certificate (PEM) to present to the broker; needs --key.
+    #[arg(
+        long,
+        env = "SKEETER_CERT",
+        requires = "key",
+        value_name = "FILE",
+        help_heading = "TLS"
+    )]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert.
+    #[arg(
+        long,
+        env = "SKEETER_KEY",
+        requires = "cert",
+        value_name = "FILE",
+        help_heading = "TLS"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// Speak only this TLS version [default: tlsv1.2 or tlsv1.3].
+    #[arg(
+        long,
+        env = "SKEETER_TLS_VERSION",
+        value_name = "VERSION",
+        help_heading = "TLS"
+    )]
+    pub tls_version: Option<tls::TlsVersion>,
+
+    /// Do not check that the broker's certificate is for the host connected to (its chain is
+    /// still verified).
+    #[arg(long, env = "SKEETER_INSECURE", value_parser = BoolishValueParser::new(), help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca).
+    #[arg(
+        long,
+        env = "SKEETER_TLS_ALPN",
+        value_name = "PROTOCOL",
+        help_heading = "TLS"
+    )]
+    pub tls_alpn: Option<String>,
+
+    /// No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an
+    /// options file, or for plain MQTT on port 8883).
+    #[arg(long, env = "SKEETER_NO_TLS", value_parser = BoolishValueParser::new(), help_heading = "TLS")]
+    pub no_tls: bool,
 
     /// Print a trace of the MQTT packets sent and received on stderr.
     #[arg(short = 'd', long, env = "SKEETER_DEBUG", value_parser = BoolishValueParser::new())]
@@ -411,6 +501,144 @@ pub struct BrokerArgs {
     /// Log connections and disconnections on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+
+    /// Read the listeners and authentication settings from a mosquitto.conf: listener, port,
+    /// bind_address, protocol, certfile, keyfile, cafile, require_certificate,
+    /// use_identity_as_username, password_file, acl_file, allow_anonymous, comments. Any other
+    /// directive is an error. Not with the options it replaces; -p and --bind count only when
+    /// the file has no listener.
+    #[arg(
+        short = 'c',
+        long = "config-file",
+        value_name = "FILE",
+        conflicts_with_all = [
+            "password_file", "acl_file", "allow_anonymous", "tls_port", "ws_port", "wss_port",
+            "certfile", "keyfile", "cafile", "require_certificate", "use_identity_as_username",
+        ]
+    )]
+    pub config_file: Option<PathBuf>,
+
+    /// Users and password hashes, as written by `skeeter passwd` or mosquitto_passwd: a client
+    /// giving a user name must be there, with its password (else CONNACK 5, not authorised).
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub password_file: Option<PathBuf>,
+
+    /// mosquitto's ACL file: `topic [read|write|readwrite|deny] FILTER` lines (before any `user`
+    /// line: anonymous clients'), `user NAME` sections, `pattern ...` lines for everyone with %c
+    /// (client id) and %u (user name). Anything not granted is denied: a publish without write
+    /// access is acknowledged but dropped; read access is checked for each message delivered
+    /// (subscriptions are always granted, as mosquitto does).
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub acl_file: Option<PathBuf>,
+
+    /// Whether clients without a user name may connect [default: true, but false with a
+    /// password file; with -c, mosquitto's: false when the file defines a listener]. Refused
+    /// ones get CONNACK 5 (not authorised).
+    #[arg(long, value_name = "BOOL", value_parser = BoolishValueParser::new(), action = ArgAction::Set, help_heading = "Authentication")]
+    pub allow_anonymous: Option<bool>,
+
+    /// Also listen for MQTT over TLS on this port, at --bind (0 picks a free one).
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires_all = ["certfile", "keyfile"],
+        help_heading = "TLS and WebSockets"
+    )]
+    pub tls_port: Option<u16>,
+
+    /// Also listen for MQTT over WebSocket on this port, at --bind; any path (e.g. /mqtt).
+    #[arg(long, value_name = "PORT", help_heading = "TLS and WebSockets")]
+    pub ws_port: Option<u16>,
+
+    /// Also listen for MQTT over WebSocket over TLS on this port, at --bind.
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires_all = ["certfile", "keyfile"],
+        help_heading = "TLS and WebSockets"
+    )]
+    pub wss_port: Option<u16>,
+
+    /// PEM file with the server certificate chain (leaf first) for --tls-port and --wss-port.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "keyfile",
+        help_heading = "TLS and WebSockets"
+    )]
+    pub certfile: Option<PathBuf>,
+
+    /// PEM file with the server's private key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "certfile",
+        help_heading = "TLS and WebSockets"
+    )]
+    pub keyfile: Option<PathBuf>,
+
+    /// PEM file with the CA certificates that client certificates must chain to; TLS clients are
+    /// asked for a certificate, and one that is sent must be valid.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "certfile",
+        help_heading = "TLS and WebSockets"
+    )]
+    pub cafile: Option<PathBuf>,
+
+    /// Refuse TLS clients without a valid certificate.
+    #[arg(long, requires = "cafile", help_heading = "TLS and WebSockets")]
+    pub require_certificate: bool,
+
+    /// The client certificate's common name (CN) is the user name, in place of the CONNECT's.
+    #[arg(
+        long,
+        requires = "require_certificate",
+        help_heading = "TLS and WebSockets"
+    )]
+    pub use_identity_as_username: bool,
+}
+
+/// `skeeter passwd`: mosquitto_passwd's command line.
+#[derive(Debug, Clone, Args)]
+#[command(
+    group = clap::ArgGroup::new("mode").args(["create", "delete", "update"]).multiple(false),
+    override_usage = "skeeter passwd [-c | -D] FILE USER\n       \
+                      skeeter passwd [-c] -b FILE USER PASSWORD\n       skeeter passwd -U FILE",
+    after_long_help = "Files are interchangeable with mosquitto_passwd's both ways: each line is \
+                       USER:$7$101$SALT$HASH (PBKDF2-SHA512, 101 iterations, a random 12-byte \
+                       salt, base64); $6$SALT$HASH lines (salted SHA-512) are read too."
+)]
+pub struct PasswdArgs {
+    /// Create the file (overwriting one that exists) with USER in it.
+    #[arg(short = 'c')]
+    pub create: bool,
+
+    /// Delete USER from the file.
+    #[arg(short = 'D')]
+    pub delete: bool,
+
+    /// Hash a plain-text file of USER:PASSWORD lines in place (lines already hashed are kept).
+    #[arg(short = 'U', conflicts_with_all = ["batch", "user"])]
+    pub update: bool,
+
+    /// Take the password from the command line instead of asking for it (argv is visible to
+    /// other users).
+    #[arg(short = 'b', conflicts_with = "delete")]
+    pub batch: bool,
+
+    /// The password file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The user to add, change or delete (not with -U).
+    #[arg(value_name = "USER", required_unless_present = "update")]
+    pub user: Option<String>,
+
+    /// The password, with -b.
+    #[arg(value_name = "PASSWORD", requires = "batch")]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

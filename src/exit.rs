@@ -19,6 +19,9 @@ pub enum Code {
     Refused(u8),
     /// 7: the connection was lost before the work was done (for pub: before every acknowledgement).
     ConnectionLost,
+    /// 8: TLS failed: the broker's certificate was not accepted (unknown authority, expired,
+    /// another host name) or the broker refused the handshake (e.g. no client certificate).
+    Tls,
     /// 10: an input file or standard input could not be read.
     Input,
     /// 11: the broker could not listen (address in use, permission denied).
@@ -44,6 +47,7 @@ impl Code {
             Code::Usage => 2,
             Code::Refused(code) => code,
             Code::ConnectionLost => 7,
+            Code::Tls => 8,
             Code::Input => 10,
             Code::Listen => 11,
             Code::Timeout => 27,
@@ -60,6 +64,8 @@ Exit status:
   1-5  the broker refused the connection: the CONNACK return code (4 bad username or password,
        5 not authorised)
   7    the connection was lost before the work was done
+  8    TLS failed: the broker's certificate was not accepted (unknown authority, expired, another
+       host name), or the broker refused the TLS handshake (e.g. it wants a client certificate)
   10   an input file or standard input could not be read
   11   the broker could not listen on its address (in use, permission denied)
   27   -W timed out

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
             Command::Sub(args) => cmd::subscribe::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Links(args) => cmd::links::run(args),
+            Command::Passwd(args) => cmd::passwd::run(args),
             Command::Generate(args) => cmd::generate::run(args),
         }
     });
@@ -158,5 +159,17 @@ fn one_line(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid command line");
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" lists them on indented lines.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = rendered
+            .lines()
+            .skip(1)
+            .take_while(|line| line.starts_with(' '))
+            .map(str::trim)
+            .collect();
+        if !listed.is_empty() {
+            return format!("{first} {} (see --help)", listed.join(", "));
+        }
+    }
     format!("{first} (see --help)")
 }

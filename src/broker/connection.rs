@@ -11,10 +11,10 @@ use bytes::BytesMut;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet, PubAck, PubRec, PubRel};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 
+use super::auth::Access;
 use super::codec::{self, Protocol, ProtocolRequest, PublishHeader};
 use super::router::Message;
 use super::session::{Detached, Link, Outbound, Session};
@@ -69,14 +69,31 @@ impl From<Detached> for End {
     }
 }
 
-/// Serve one accepted connection until it ends.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
+/// Who is at the other end of a connection, as its transport knows it before any CONNECT.
+pub(crate) struct Peer {
+    pub addr: SocketAddr,
+    /// For the log: `mqtt`, `mqtts`, `ws` or `wss`.
+    pub transport: &'static str,
+    /// The subject CN of the client's verified TLS certificate, set only on a TLS listener with
+    /// `use_identity_as_username`. When set, it is the username that authentication sees, in
+    /// place of the CONNECT's (whose password is then ignored), as mosquitto does.
+    pub identity: Option<String>,
+}
+
+/// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends.
+pub(crate) async fn serve<S>(
+    mut stream: S,
+    peer: Peer,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let Peer {
+        addr: peer,
+        transport,
+        identity,
+    } = peer;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let handshake = tokio::select! {
         result = handshake(&mut stream, &mut buf, &shared) => result,
@@ -90,6 +107,15 @@ pub(crate) async fn serve(
         }
     };
 
+    // The username authentication sees: the certificate's identity, when the listener uses it.
+    let certified = identity.is_some();
+    let username = identity.or_else(|| connect.login.as_ref().map(|login| login.username.clone()));
+    let password = connect.login.as_ref().map(|login| login.password.as_str());
+    if let Err(refusal) = shared.authenticate(username.as_deref(), password, certified) {
+        refuse(&mut stream, ConnectReturnCode::NotAuthorized).await;
+        shared.log(format_args!("connection from {peer} refused ({refusal})"));
+        return;
+    }
     let clean = connect.clean_session;
     let client_id = if connect.client_id.is_empty() {
         shared.sessions.assign_client_id()
@@ -112,10 +138,12 @@ pub(crate) async fn serve(
         clean,
         protocol.reports_session_present(),
         link.clone(),
+        username.clone(),
         &shared.router,
     );
     shared.log(format_args!(
-        "client {client_id} connected from {peer} over {protocol} ({}, keep-alive {})",
+        "client {client_id}{} connected from {peer} over {protocol} on {transport} ({}, keep-alive {})",
+        username.as_deref().map_or(String::new(), |name| format!(" (user {name})")),
         if clean {
             "clean session"
         } else {
@@ -124,7 +152,7 @@ pub(crate) async fn serve(
         connect.keep_alive
     ));
 
-    let (mut reader, mut writer) = stream.split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let drained = Notify::new();
     let end = tokio::select! {
         end = read_loop(&mut reader, &mut buf, &session, link.id, &shared, keep_alive, &drained) => end,
@@ -135,6 +163,7 @@ pub(crate) async fn serve(
     shared.sessions.close(&session, link.id, &shared.router);
     if end.publishes_will()
         && let Some((message, retain)) = will
+        && shared.may_write(&client_id, username.as_deref(), &message.topic)
     {
         shared.publish(message, retain);
     }
@@ -143,8 +172,8 @@ pub(crate) async fn serve(
 
 /// Read the first CONNECT: pick the protocol, refuse what we do not serve (with a CONNACK when
 /// the client can understand one). Err carries the reason, for the log.
-async fn handshake(
-    stream: &mut TcpStream,
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     shared: &Shared,
 ) -> Result<(Connect, Protocol), String> {
@@ -184,8 +213,8 @@ async fn handshake(
     Ok((connect, protocol))
 }
 
-async fn read_before(
-    stream: &mut TcpStream,
+async fn read_before<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> Result<(), String> {
@@ -201,7 +230,7 @@ async fn read_before(
 }
 
 /// Answer CONNACK with a refusal code, then close.
-async fn refuse(stream: &mut TcpStream, code: ConnectReturnCode) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, code: ConnectReturnCode) {
     let mut out = BytesMut::new();
     codec::encode(&mut out, &Packet::ConnAck(ConnAck::new(code, false)));
     let _ = timeout(REFUSAL_LINGER, async {
@@ -269,20 +298,29 @@ fn handle(
     match packet {
         Packet::Publish(publish) => {
             let (qos, pkid, retain) = (publish.qos, publish.pkid, publish.retain);
+            // Denied: acknowledged as usual but not routed, as mosquitto does in MQTT 3.1.1.
+            let denied = shared
+                .config
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !session.allowed(acl, &publish.topic, Access::Write));
             let message = Arc::new(Message {
                 topic: publish.topic,
                 payload: publish.payload,
                 qos,
             });
             match qos {
-                QoS::AtMostOnce => shared.publish(message, retain),
+                QoS::AtMostOnce if !denied => shared.publish(message, retain),
+                QoS::AtMostOnce => {}
                 QoS::AtLeastOnce => {
-                    shared.publish(message, retain);
+                    if !denied {
+                        shared.publish(message, retain);
+                    }
                     session.reply(link_id, &Packet::PubAck(PubAck::new(pkid)))?;
                 }
                 QoS::ExactlyOnce => {
                     // Routed on first receipt; a DUP resend before PUBREL is only acknowledged.
-                    if session.receive_qos2(link_id, pkid)? {
+                    if session.receive_qos2(link_id, pkid)? && !denied {
                         shared.publish(message, retain);
                     }
                     session.reply(link_id, &Packet::PubRec(PubRec::new(pkid)))?;

@@ -1,22 +1,58 @@
-//! The TCP accept loop: each connection gets its own task at once, so a slow client never delays
-//! the next accept.
+//! The accept loops, one per listener (mqtt, mqtts, ws, wss): each connection gets its own task
+//! at once, and its TLS and WebSocket handshakes run in that task, bounded by the connect
+//! timeout, so a slow or broken handshake never delays the next accept.
 
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
-use super::connection;
-use super::{Shared, stopping};
+use super::connection::{self, Peer};
+use super::{Shared, stopping, tls, websocket};
 
 /// How long connections get to end by themselves after stop() before they are aborted.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// What a listener speaks on top of TCP.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    Mqtt,
+    Mqtts(TlsSide),
+    Ws,
+    Wss(TlsSide),
+}
+
+/// The TLS acceptor, and whether the client certificate's CN is the username.
+#[derive(Clone)]
+pub(crate) struct TlsSide {
+    pub acceptor: TlsAcceptor,
+    pub use_identity_as_username: bool,
+}
+
+impl Transport {
+    /// The URL scheme, as printed and logged.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Transport::Mqtt => "mqtt",
+            Transport::Mqtts(_) => "mqtts",
+            Transport::Ws => "ws",
+            Transport::Wss(_) => "wss",
+        }
+    }
+}
+
 /// Accept until shutdown, then close the port and wait for every connection task to end.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
+    transport: Transport,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -26,10 +62,11 @@ pub(crate) async fn accept_loop(
         tokio::select! {
             _ = stopping(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(connection::serve(
+                Ok((stream, addr)) => {
+                    connections.spawn(open(
                         stream,
-                        peer,
+                        addr,
+                        transport.clone(),
                         Arc::clone(&shared),
                         shutdown.clone(),
                     ));
@@ -50,5 +87,102 @@ pub(crate) async fn accept_loop(
     .await;
     if drained.is_err() {
         connections.shutdown().await;
+    }
+}
+
+/// One accepted connection: its transport handshakes (within the connect timeout), then MQTT.
+async fn open(
+    stream: TcpStream,
+    addr: SocketAddr,
+    transport: Transport,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let scheme = transport.scheme();
+    let peer = |identity| Peer {
+        addr,
+        transport: scheme,
+        identity,
+    };
+    let deadline = Instant::now() + shared.config.connect_timeout;
+    let max_packet_size = shared.config.max_packet_size;
+    let failed = |why: String| {
+        shared.log(format_args!(
+            "connection from {addr} over {scheme} failed ({why})"
+        ));
+    };
+    match transport {
+        Transport::Mqtt => connection::serve(stream, peer(None), shared, shutdown).await,
+        Transport::Ws => {
+            let upgraded = websocket::accept(stream, max_packet_size);
+            match step(deadline, &mut shutdown, upgraded).await {
+                Ok(stream) => connection::serve(stream, peer(None), shared, shutdown).await,
+                Err(why) => failed(why),
+            }
+        }
+        Transport::Mqtts(side) => {
+            let secured = secure(stream, &side);
+            match step(deadline, &mut shutdown, secured).await {
+                Ok((stream, identity)) => {
+                    connection::serve(stream, peer(identity), shared, shutdown).await
+                }
+                Err(why) => failed(why),
+            }
+        }
+        Transport::Wss(side) => {
+            let secured_and_upgraded = async {
+                let (stream, identity) = secure(stream, &side).await?;
+                let stream = websocket::accept(stream, max_packet_size).await?;
+                Ok::<_, String>((stream, identity))
+            };
+            match step(deadline, &mut shutdown, secured_and_upgraded).await {
+                Ok((stream, identity)) => {
+                    connection::serve(stream, peer(identity), shared, shutdown).await
+                }
+                Err(why) => failed(why),
+            }
+        }
+    }
+}
+
+/// A handshake step, bounded by the deadline and abandoned when the broker stops.
+async fn step<T, E: fmt::Display>(
+    deadline: Instant,
+    shutdown: &mut watch::Receiver<bool>,
+    handshake: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    tokio::select! {
+        result = timeout_at(deadline, handshake) => match result {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err("handshake not done in time".into()),
+        },
+        _ = stopping(shutdown) => Err("broker stopping".into()),
+    }
+}
+
+/// The TLS handshake; with use_identity_as_username, the client certificate's CN too.
+async fn secure(
+    stream: TcpStream,
+    side: &TlsSide,
+) -> Result<(TlsStream<TcpStream>, Option<String>), String> {
+    let stream = side
+        .acceptor
+        .accept(stream)
+        .await
+        .map_err(|err| format!("TLS handshake failed: {err}"))?;
+    if !side.use_identity_as_username {
+        return Ok((stream, None));
+    }
+    let identity = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| tls::common_name(cert));
+    match identity {
+        Some(identity) => Ok((stream, Some(identity))),
+        None => Err("no client certificate common name to use as username".into()),
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
 
+use super::auth::{Access, Acl};
 use super::session::{Delivery, Session};
 use crate::topic;
 
@@ -133,10 +134,19 @@ impl Router {
         found
     }
 
-    /// Queue `message` for every matching subscriber; returns how many copies were dropped.
-    pub fn fan_out(&self, message: &Arc<Message>, max_queued_bytes: usize) -> u64 {
+    /// Queue `message` for every matching subscriber the ACL (if any) lets read it; returns how
+    /// many copies were dropped.
+    pub fn fan_out(
+        &self,
+        message: &Arc<Message>,
+        max_queued_bytes: usize,
+        acl: Option<&Acl>,
+    ) -> u64 {
         self.subscribers(&message.topic)
             .into_iter()
+            .filter(|(session, _)| {
+                acl.is_none_or(|acl| session.allowed(acl, &message.topic, Access::Read))
+            })
             .map(|(session, qos)| {
                 session.deliver(
                     Delivery {

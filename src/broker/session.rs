@@ -17,6 +17,7 @@ use rumqttc::mqttbytes::v4::{
 use tokio::sync::Notify;
 
 use super::Shared;
+use super::auth::{Access, Acl};
 use super::codec;
 use super::router::{Message, Router, min_qos};
 
@@ -88,6 +89,8 @@ struct SessionState {
     /// Encoded acks and CONNACK/SUBACK/PINGRESP for the writer.
     replies: BytesMut,
     link: Option<Link>,
+    /// The user name of the connection attached last (what the ACL is checked against).
+    username: Option<String>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
 }
@@ -176,6 +179,7 @@ impl Session {
                 awaiting_pubrel: HashSet::new(),
                 replies: BytesMut::new(),
                 link: None,
+                username: None,
                 resend_inflight: false,
             }),
         }
@@ -197,6 +201,17 @@ impl Session {
     pub fn reply(&self, link_id: u64, packet: &Packet) -> Result<(), Detached> {
         self.linked(link_id)?.push_reply(packet);
         Ok(())
+    }
+
+    /// Whether the ACL lets this session's client read or write `topic_name`.
+    pub fn allowed(&self, acl: &Acl, topic_name: &str, access: Access) -> bool {
+        let state = self.lock();
+        acl.allows(
+            &self.client_id,
+            state.username.as_deref(),
+            topic_name,
+            access,
+        )
     }
 
     /// Bytes of replies not yet taken by the writer.
@@ -280,6 +295,16 @@ impl Session {
         let mut dropped = 0;
         for filter in &subscribe.filters {
             for message in shared.retained.matching(&filter.path) {
+                if let Some(acl) = &shared.config.acl
+                    && !acl.allows(
+                        &self.client_id,
+                        state.username.as_deref(),
+                        &message.topic,
+                        Access::Read,
+                    )
+                {
+                    continue;
+                }
                 let qos = min_qos(filter.qos, message.qos);
                 let delivery = Delivery {
                     message,
@@ -408,13 +433,14 @@ impl Sessions {
 
     /// Attach a new connection to the session of `client_id`, closing any connection that had
     /// it, and queue the CONNACK (session present when a persistent session is resumed and
-    /// `report_present`: MQTT 3.1 has no such flag).
+    /// `report_present`: MQTT 3.1 has no such flag). `username` is the one the ACL applies to.
     pub fn open(
         &self,
         client_id: &str,
         clean: bool,
         report_present: bool,
         link: Link,
+        username: Option<String>,
         router: &Router,
     ) -> Arc<Session> {
         let mut sessions = self.lock();
@@ -445,6 +471,7 @@ impl Sessions {
             state.replies.clear();
             state.resend_inflight = true;
             state.link = Some(link);
+            state.username = username;
             state.push_reply(&Packet::ConnAck(ConnAck::new(
                 ConnectReturnCode::Success,
                 present && report_present,

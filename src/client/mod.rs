@@ -8,6 +8,7 @@
 
 pub mod options;
 pub(crate) mod relay;
+pub mod tls;
 
 use std::io;
 use std::time::Duration;
@@ -65,7 +66,15 @@ impl Connection {
                 "unexpected first event from {}: {other:?}",
                 connection.address
             )),
-            Err(err) => Err(connect_error(err, &connection.address)),
+            // Through the relay, a TLS failure shows here only as a closed connection.
+            Err(err) => match connection.relay.as_ref().and_then(|r| r.tls_failure()) {
+                Some(why) => Err(Fatal::new(
+                    Code::Tls,
+                    format!("TLS with {} failed: {why}", connection.address),
+                )
+                .into()),
+                None => Err(connect_error(err, &connection.address)),
+            },
         }
     }
 
@@ -210,9 +219,31 @@ impl Connection {
     }
 }
 
-/// The error for a failed first connection: a refusal exits with the CONNACK code.
+/// The error for a failed first connection: a refusal exits with the CONNACK code, a TLS
+/// failure with 8.
 pub fn connect_error(err: ConnectionError, address: &str) -> anyhow::Error {
+    if let Some(tls_error) = tls::find_rustls_error(&err) {
+        return Fatal::new(
+            Code::Tls,
+            format!("TLS with {address} failed: {}", tls::describe(tls_error)),
+        )
+        .into();
+    }
     match err {
+        // Failed in the TLS handshake, without a TLS error (e.g. the broker closed the connection).
+        ConnectionError::Tls(err) => {
+            let why = match std::error::Error::source(&err) {
+                Some(inner) => inner.to_string(),
+                None => err.to_string(),
+            };
+            Fatal::new(
+                Code::Tls,
+                format!(
+                    "TLS with {address} failed: {why} (does the broker speak TLS on this port?)"
+                ),
+            )
+            .into()
+        }
         ConnectionError::ConnectionRefused(code) => Fatal::new(
             Code::Refused(code as u8),
             format!("connection refused by {address}: {}", refusal_reason(code)),
@@ -248,6 +279,9 @@ pub fn lost_error(err: ConnectionError, address: &str) -> anyhow::Error {
 
 /// A connection error in words, without rumqttc's Debug noise.
 pub fn describe_error(err: &ConnectionError) -> String {
+    if let Some(tls_error) = tls::find_rustls_error(err) {
+        return format!("TLS: {}", tls::describe(tls_error));
+    }
     match err {
         ConnectionError::MqttState(StateError::ConnectionAborted) => {
             "the broker closed the connection".into()
@@ -262,6 +296,10 @@ pub fn describe_error(err: &ConnectionError) -> String {
             format!("malformed packet from the broker: {err}")
         }
         ConnectionError::ConnectionRefused(code) => refusal_reason(*code).into(),
+        ConnectionError::Websocket(err) => format!("WebSocket: {err}"),
+        ConnectionError::ResponseValidation(err) => {
+            format!("the server did not accept MQTT over WebSockets: {err}")
+        }
         ConnectionError::FlushTimeout => format!(
             "a write did not complete within {} s",
             options::NETWORK_TIMEOUT_SECS

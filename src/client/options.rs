@@ -3,37 +3,75 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use rumqttc::{LastWill, MqttOptions, NetworkOptions, Transport};
+use rumqttc::{LastWill, MqttOptions, NetworkOptions, TlsConfiguration, Transport};
+use rustls::ClientConfig;
+
+use super::tls;
 
 use crate::cli::{ConnectArgs, ProtocolVersion};
 use crate::exit::{Code, Fatal};
 
 pub const DEFAULT_HOST: &str = "localhost";
 pub const DEFAULT_PORT: u16 = 1883;
+pub const DEFAULT_TLS_PORT: u16 = 8883;
+/// WebSockets: the ports of ws:// and wss:// URLs.
+pub const DEFAULT_WS_PORT: u16 = 80;
+pub const DEFAULT_WSS_PORT: u16 = 443;
+pub const DEFAULT_WS_PATH: &str = "/mqtt";
+
+/// The scheme of a `-L` URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Mqtt,
+    Mqtts,
+    Ws,
+    Wss,
+}
+
+impl Scheme {
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::Mqtts | Scheme::Wss)
+    }
+
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Scheme::Ws | Scheme::Wss)
+    }
+}
 
 /// The parts of a `-L mqtt://[user[:password]@]host[:port]/topic` URL, percent-decoded.
+/// For `ws://` and `wss://`, the path is the WebSocket endpoint's, not a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
+    pub scheme: Scheme,
     pub host: String,
     pub port: Option<u16>,
     pub username: Option<String>,
     pub password: Option<String>,
-    /// The path without its leading `/`; None when there is none.
+    /// The path without its leading `/`; None when there is none (and for WebSockets).
     pub topic: Option<String>,
+    /// For ws:// and wss://: the path of the WebSocket endpoint (`/` when none is given).
+    pub websocket_path: Option<String>,
 }
 
 /// Parse a `-L` URL. Unlike mosquitto, user, password and topic are percent-decoded and an IPv6
 /// host may be given as `[::1]`.
 pub fn parse_url(text: &str) -> Result<BrokerUrl, String> {
     let url = url::Url::parse(text).map_err(|err| format!("'{text}' is not a URL: {err}"))?;
-    match url.scheme() {
-        "mqtt" => {}
-        "mqtts" => return Err("mqtts:// needs TLS, which this version of skeeter lacks".into()),
-        other => return Err(format!("unsupported URL scheme '{other}': use mqtt://")),
-    }
+    let scheme = match url.scheme() {
+        "mqtt" => Scheme::Mqtt,
+        "mqtts" => Scheme::Mqtts,
+        "ws" => Scheme::Ws,
+        "wss" => Scheme::Wss,
+        other => {
+            return Err(format!(
+                "unsupported URL scheme '{other}': use mqtt://, mqtts://, ws:// or wss://"
+            ));
+        }
+    };
     let host = match url.host() {
         Some(url::Host::Ipv6(addr)) => addr.to_string(),
         Some(_) => url.host_str().unwrap_or_default().to_owned(),
@@ -55,11 +93,17 @@ pub fn parse_url(text: &str) -> Result<BrokerUrl, String> {
         user => Some(decode(user, "user name")?),
     };
     let password = url.password().map(|p| decode(p, "password")).transpose()?;
-    let topic = match url.path().strip_prefix('/').unwrap_or(url.path()) {
-        "" => None,
-        path => Some(decode(path, "topic")?),
+    let (topic, websocket_path) = if scheme.is_websocket() {
+        (None, Some(url.path().to_owned()))
+    } else {
+        match url.path().strip_prefix('/').unwrap_or(url.path()) {
+            "" => (None, None),
+            path => (Some(decode(path, "topic")?), None),
+        }
     };
     Ok(BrokerUrl {
+        scheme,
+        websocket_path,
         host,
         port: url.port(),
         username,
@@ -89,10 +133,12 @@ pub struct Settings {
     pub protocol: ProtocolVersion,
     pub host: String,
     pub port: u16,
+    /// The TLS config when TLS is on (rumqttc's, or the relay's when there is one).
+    pub tls: Option<Arc<ClientConfig>>,
     pub qos: rumqttc::QoS,
     pub debug: bool,
     pub quiet: bool,
-    /// `host:port`, for messages.
+    /// `host:port` (or the WebSocket URL), for messages.
     pub address: String,
 }
 
@@ -151,21 +197,65 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         .clone()
         .or_else(|| url.map(|u| u.host.clone()))
         .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-    let port = args
-        .port
-        .or_else(|| url.and_then(|u| u.port))
-        .unwrap_or(DEFAULT_PORT);
+    let scheme = url.map_or(Scheme::Mqtt, |u| u.scheme);
+    let websocket = args.ws || scheme.is_websocket();
+    let given_port = args.port.or_else(|| url.and_then(|u| u.port));
+    let tls = tls_options(args, scheme, websocket, given_port)?;
+    let port = given_port.unwrap_or(match (websocket, tls.is_some()) {
+        (false, false) => DEFAULT_PORT,
+        (false, true) => DEFAULT_TLS_PORT,
+        (true, false) => DEFAULT_WS_PORT,
+        (true, true) => DEFAULT_WSS_PORT,
+    });
     let username = args
         .username
         .clone()
         .or_else(|| url.and_then(|u| u.username.clone()));
-    let password = args
-        .password
-        .clone()
-        .or_else(|| url.and_then(|u| u.password.clone()));
+    if matches!(args.password, Some(None)) && username.is_none() {
+        return Err(usage("a password (-P) needs a user name (-u)"));
+    }
+    let password = password(args)?.or_else(|| url.and_then(|u| u.password.clone()));
     if args.unix.is_some() && (args.bind_address.is_some() || args.proxy.is_some()) {
         return Err(usage("--unix cannot be combined with -A or --proxy"));
     }
+    if args.unix.is_some() && (tls.is_some() || websocket) {
+        return Err(usage(
+            "--unix cannot be combined with TLS or WebSockets (use --no-tls with port 8883)",
+        ));
+    }
+    if websocket
+        && (args.bind_address.is_some()
+            || args.proxy.is_some()
+            || args.protocol_version == ProtocolVersion::V31)
+    {
+        return Err(usage(
+            "WebSockets cannot be combined with -A, --proxy or -V 31 in this version",
+        ));
+    }
+    if args.ws_path.is_some() && !websocket {
+        return Err(usage("--ws-path needs --ws (or a ws:// or wss:// URL)"));
+    }
+    let tls = tls
+        .map(|options| tls::client_config(&options))
+        .transpose()?;
+    let websocket_url = websocket.then(|| {
+        let path = args
+            .ws_path
+            .clone()
+            .or_else(|| url.and_then(|u| u.websocket_path.clone()))
+            .unwrap_or_else(|| DEFAULT_WS_PATH.to_owned());
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
+        if host.contains(':') {
+            format!("{scheme}://[{host}]:{port}{path}")
+        } else {
+            format!("{scheme}://{host}:{port}{path}")
+        }
+    });
 
     if password.is_some() && username.is_none() {
         return Err(usage("a password (-P) needs a user name (-u)"));
@@ -179,13 +269,32 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         }
     }
 
-    let mut mqtt = match &args.unix {
-        Some(path) => {
+    let mut mqtt = match (&args.unix, &websocket_url, &tls) {
+        (Some(path), _, _) => {
             let mut mqtt = MqttOptions::new(id, path.to_string_lossy().into_owned(), 0);
             mqtt.set_transport(Transport::unix());
             mqtt
         }
-        None => MqttOptions::new(id, host.clone(), port),
+        // rumqttc takes host and port from the URL, given as the broker address.
+        (None, Some(ws_url), None) => {
+            let mut mqtt = MqttOptions::new(id, ws_url.clone(), port);
+            mqtt.set_transport(Transport::Ws);
+            mqtt
+        }
+        (None, Some(ws_url), Some(config)) => {
+            let mut mqtt = MqttOptions::new(id, ws_url.clone(), port);
+            mqtt.set_transport(Transport::Wss(TlsConfiguration::Rustls(Arc::clone(config))));
+            mqtt
+        }
+        (None, None, tls) => {
+            let mut mqtt = MqttOptions::new(id, host.clone(), port);
+            if let Some(config) = tls {
+                mqtt.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                    Arc::clone(config),
+                )));
+            }
+            mqtt
+        }
     };
     mqtt.set_keep_alive(Duration::from_secs(u64::from(args.keepalive)));
     mqtt.set_clean_session(!args.disable_clean_session);
@@ -208,10 +317,11 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     network.set_connection_timeout(NETWORK_TIMEOUT_SECS);
     network.set_tcp_nodelay(args.nodelay);
 
-    let address = match &args.unix {
-        Some(path) => format!("unix:{}", path.display()),
-        None if host.contains(':') => format!("[{host}]:{port}"),
-        None => format!("{host}:{port}"),
+    let address = match (&args.unix, &websocket_url) {
+        (Some(path), _) => format!("unix:{}", path.display()),
+        (None, Some(ws_url)) => ws_url.clone(),
+        (None, None) if host.contains(':') => format!("[{host}]:{port}"),
+        (None, None) => format!("{host}:{port}"),
     };
     Ok(Settings {
         mqtt,
@@ -221,11 +331,107 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         protocol: args.protocol_version,
         host,
         port,
+        tls,
         qos: qos(args.qos),
         debug: args.debug,
         quiet: args.quiet,
         address,
     })
+}
+
+/// Whether TLS is on and how: --cafile, --capath, --tls-use-os-certs, mqtts://, wss:// or port
+/// 8883 turn it on (the last three with the OS store when no CA is given); --no-tls turns it off.
+fn tls_options(
+    args: &ConnectArgs,
+    scheme: Scheme,
+    websocket: bool,
+    given_port: Option<u16>,
+) -> Result<Option<tls::TlsOptions>> {
+    if args.no_tls {
+        return Ok(None);
+    }
+    let ca_given = args.cafile.is_some() || args.capath.is_some();
+    let on = ca_given
+        || args.tls_use_os_certs
+        || scheme.is_tls()
+        || (given_port == Some(DEFAULT_TLS_PORT) && !websocket);
+    if !on {
+        let needs_tls = [
+            ("--cert", args.cert.is_some()),
+            ("--key", args.key.is_some()),
+            ("--tls-version", args.tls_version.is_some()),
+            ("--insecure", args.insecure),
+            ("--tls-alpn", args.tls_alpn.is_some()),
+        ];
+        if let Some((option, _)) = needs_tls.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{option} needs TLS: give --cafile, --capath or --tls-use-os-certs, an mqtts:// \
+                 or wss:// URL, or port 8883"
+            )));
+        }
+        return Ok(None);
+    }
+    let client_auth = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        _ => return Err(usage("--cert and --key go together: give both or neither")),
+    };
+    if args
+        .tls_alpn
+        .as_deref()
+        .is_some_and(|p| p.is_empty() || p.len() > 255)
+    {
+        return Err(usage("--tls-alpn: a protocol name is 1 to 255 bytes"));
+    }
+    Ok(Some(tls::TlsOptions {
+        cafile: args.cafile.clone(),
+        capath: args.capath.clone(),
+        os_certs: args.tls_use_os_certs || !ca_given,
+        client_auth,
+        version: args.tls_version,
+        insecure: args.insecure,
+        alpn: args.tls_alpn.clone(),
+    }))
+}
+
+/// The password of -P VALUE (or SKEETER_PASSWORD), --pw-file, or -P alone: asked for on the
+/// terminal without echo.
+fn password(args: &ConnectArgs) -> Result<Option<String>> {
+    use std::io::IsTerminal;
+    match (&args.password, &args.pw_file) {
+        (Some(_), Some(_)) => Err(usage(
+            "give the password one way: -P (or SKEETER_PASSWORD) or --pw-file",
+        )),
+        (Some(Some(password)), None) => Ok(Some(password.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read(path).map_err(|err| {
+                Fatal::new(Code::Input, format!("--pw-file {}: {err}", path.display()))
+            })?;
+            let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let password = String::from_utf8(line.to_vec()).map_err(|_| {
+                Fatal::new(
+                    Code::Input,
+                    format!("--pw-file {}: the password is not UTF-8", path.display()),
+                )
+            })?;
+            Ok(Some(password))
+        }
+        (Some(None), None) => {
+            if !std::io::stdin().is_terminal() {
+                return Err(usage(
+                    "-P without a value asks for the password on a terminal, and standard input \
+                     is not one: use SKEETER_PASSWORD or --pw-file",
+                ));
+            }
+            rpassword::prompt_password("Password: ")
+                .map(Some)
+                .map_err(|err| {
+                    Fatal::new(Code::Input, format!("cannot read the password: {err}")).into()
+                })
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 impl Settings {
@@ -262,16 +468,108 @@ mod tests {
         parse_url(text).unwrap()
     }
 
+    /// The settings of `skeeter pub -t t -m x ARGS`.
+    fn settings_of(args: &[&str]) -> Result<Settings> {
+        use clap::Parser;
+        let argv = ["skeeter", "pub", "-t", "t", "-m", "x"].iter().chain(args);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Pub(pub_args) => settings(&pub_args.connect),
+            _ => unreachable!(),
+        }
+    }
+
+    /// A CA certificate file in a directory of its own (removed when dropped).
+    fn ca_file() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        std::fs::write(&path, cert.cert.pem()).unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        (dir, path)
+    }
+
+    #[test]
+    fn when_tls_is_on() {
+        let (_dir, ca) = ca_file();
+        let ca = ca.as_str();
+        let plain = settings_of(&[]).unwrap();
+        assert!(plain.tls.is_none());
+        assert_eq!(plain.port, 1883);
+        let tls = settings_of(&["--cafile", ca]).unwrap();
+        assert!(tls.tls.is_some());
+        assert_eq!(tls.port, 8883);
+        assert_eq!(
+            settings_of(&["--cafile", ca, "-p", "1884"]).unwrap().port,
+            1884
+        );
+        let url = settings_of(&["--cafile", ca, "-L", "mqtts://h/t"]).unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.tls.is_some()),
+            ("h", 8883, true)
+        );
+        // Port 8883 alone means TLS (the OS store, which may be empty here: then exit 8).
+        match settings_of(&["-p", "8883"]) {
+            Ok(settings) => assert!(settings.tls.is_some()),
+            Err(err) => assert_eq!(crate::exit::code_of(&err), Code::Tls),
+        }
+        let off = settings_of(&["-p", "8883", "--no-tls", "--cafile", ca]).unwrap();
+        assert!(off.tls.is_none());
+        assert_eq!(off.port, 8883);
+        let usage_of = |args: &[&str]| settings_of(args).map(|_| ()).unwrap_err();
+        assert_eq!(
+            crate::exit::code_of(&usage_of(&["--insecure"])),
+            Code::Usage
+        );
+        assert_eq!(
+            crate::exit::code_of(&usage_of(&["--cafile", ca, "--unix", "/s"])),
+            Code::Usage
+        );
+    }
+
+    #[test]
+    fn websocket_urls() {
+        let (_dir, ca) = ca_file();
+        let ca = ca.as_str();
+        assert_eq!(
+            settings_of(&["--ws"]).unwrap().address,
+            "ws://localhost:80/mqtt"
+        );
+        assert_eq!(
+            settings_of(&["--ws", "-h", "::1", "-p", "8080", "--ws-path", "x"])
+                .unwrap()
+                .address,
+            "ws://[::1]:8080/x"
+        );
+        assert_eq!(
+            settings_of(&["--ws", "--cafile", ca]).unwrap().address,
+            "wss://localhost:443/mqtt"
+        );
+        let url = settings_of(&["-L", "wss://h:9001/path", "--cafile", ca]).unwrap();
+        assert_eq!(url.address, "wss://h:9001/path");
+        assert!(url.tls.is_some());
+        // -p takes precedence over the URL's port, --ws-path over its path.
+        assert_eq!(
+            settings_of(&["-L", "ws://h:9001/path", "-p", "1", "--ws-path", "/p"])
+                .unwrap()
+                .address,
+            "ws://h:1/p"
+        );
+        // Port 8883 over WebSockets does not turn TLS on by itself.
+        assert!(settings_of(&["--ws", "-p", "8883"]).unwrap().tls.is_none());
+    }
+
     #[test]
     fn url_parts() {
         assert_eq!(
             url("mqtt://broker.example/conf/hello"),
             BrokerUrl {
+                scheme: Scheme::Mqtt,
                 host: "broker.example".into(),
                 port: None,
                 username: None,
                 password: None,
                 topic: Some("conf/hello".into()),
+                websocket_path: None,
             }
         );
         let full = url("mqtt://us%20er:p%40ss:w@10.0.0.1:1884/a/b%2Bc");
@@ -287,6 +585,14 @@ mod tests {
             url("mqtt://h/sensors/%23").topic.as_deref(),
             Some("sensors/#")
         );
+        let tls = url("mqtts://h/t");
+        assert_eq!((tls.scheme, tls.port), (Scheme::Mqtts, None));
+        let ws = url("ws://u:p@h:8080/mqtt");
+        assert_eq!(ws.scheme, Scheme::Ws);
+        assert_eq!(ws.port, Some(8080));
+        assert_eq!(ws.websocket_path.as_deref(), Some("/mqtt"));
+        assert_eq!(ws.topic, None);
+        assert_eq!(url("wss://h").websocket_path.as_deref(), Some("/"));
     }
 
     #[test]
@@ -294,7 +600,7 @@ mod tests {
         for bad in [
             "broker:1883",
             "http://h/t",
-            "mqtts://h/t",
+            "mqttx://h/t",
             "mqtt:///t",
             "mqtt://h/t?x=1",
             "mqtt://h:99999/t",

@@ -11,19 +11,22 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
 use rumqttc::Transport;
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
 use tokio_socks::tcp::Socks5Stream;
 
 use super::options::{NETWORK_TIMEOUT_SECS, Settings};
+use super::tls;
 use crate::cli::ProtocolVersion;
 use crate::exit::{Code, Fatal};
 
@@ -138,8 +141,36 @@ struct Route {
     target: Target,
     bind: Option<IpAddr>,
     proxy: Option<ProxyUrl>,
+    /// TLS on the broker's side (rumqttc's Unix transport has none), with the broker's name.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     mqtt31: bool,
     quiet: bool,
+}
+
+/// Why a connection to the broker could not be opened, in words.
+struct OpenError {
+    /// The TLS handshake failed (exit 8), rather than the connection itself.
+    tls: bool,
+    message: String,
+}
+
+impl From<String> for OpenError {
+    fn from(message: String) -> Self {
+        OpenError {
+            tls: false,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tls {
+            write!(f, "TLS failed: {}", self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
 }
 
 /// A connection to the broker: TCP (direct or through the proxy) or a Unix socket.
@@ -150,11 +181,27 @@ type Upstream = Box<dyn Duplex>;
 impl Route {
     /// Open a connection to the broker, bounded by the network timeout. Err is the reason, in
     /// words, for "cannot connect to ...: REASON".
-    async fn open(&self) -> Result<Upstream, String> {
+    async fn open(&self) -> Result<Upstream, OpenError> {
         let limit = Duration::from_secs(NETWORK_TIMEOUT_SECS);
-        match tokio::time::timeout(limit, self.open_unbounded()).await {
+        let open = async {
+            let stream = self.open_unbounded().await?;
+            let Some((connector, name)) = &self.tls else {
+                return Ok(stream);
+            };
+            match connector.connect(name.clone(), stream).await {
+                Ok(stream) => Ok(Box::new(stream) as Upstream),
+                Err(err) => Err(OpenError {
+                    tls: true,
+                    message: match tls::find_rustls_error(&err) {
+                        Some(tls_error) => tls::describe(tls_error),
+                        None => format!("{err} (does the broker speak TLS on this port?)"),
+                    },
+                }),
+            }
+        };
+        match tokio::time::timeout(limit, open).await {
             Ok(result) => result,
-            Err(_) => Err(format!("no answer within {NETWORK_TIMEOUT_SECS} s")),
+            Err(_) => Err(format!("no answer within {NETWORK_TIMEOUT_SECS} s").into()),
         }
     }
 
@@ -247,6 +294,8 @@ pub struct Relay {
     task: JoinHandle<()>,
     /// The copy task of each relayed connection, to wait for the last bytes before exiting.
     copies: mpsc::UnboundedReceiver<JoinHandle<()>>,
+    /// The last TLS failure on the broker's side (e.g. an alert after the handshake).
+    tls_failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Relay {
@@ -273,22 +322,39 @@ impl Relay {
                 port: settings.port,
             }
         };
+        let tls = match &settings.tls {
+            Some(config) => {
+                let name = ServerName::try_from(settings.host.clone()).map_err(|_| {
+                    Fatal::new(
+                        Code::Usage,
+                        format!("'{}' is not a host name TLS can check", settings.host),
+                    )
+                })?;
+                Some((TlsConnector::from(Arc::clone(config)), name))
+            }
+            None => None,
+        };
         let route = Arc::new(Route {
             target,
             bind: settings.bind_address,
             proxy,
+            tls,
             mqtt31,
             quiet: settings.quiet,
         });
         let first = route.open().await.map_err(|err| {
-            Fatal::new(
-                Code::Failure,
-                format!(
-                    "cannot connect to {}{}: {err}",
-                    settings.address,
-                    route.via()
-                ),
-            )
+            let (address, via) = (&settings.address, route.via());
+            if err.tls {
+                Fatal::new(
+                    Code::Tls,
+                    format!("TLS with {address}{via} failed: {}", err.message),
+                )
+            } else {
+                Fatal::new(
+                    Code::Failure,
+                    format!("cannot connect to {address}{via}: {}", err.message),
+                )
+            }
         })?;
         let dir = private_dir().context("cannot make a private directory for the relay")?;
         let socket = dir.join("relay.sock");
@@ -296,19 +362,22 @@ impl Relay {
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let address = settings.address.clone();
         let (copies_tx, copies) = mpsc::unbounded_channel();
+        let tls_failure = Arc::new(Mutex::new(None));
+        let failure = Arc::clone(&tls_failure);
         let task = tokio::spawn(async move {
             let mut first = Some(first);
             while let Ok((client, _)) = listener.accept().await {
                 let first = first.take();
                 let route = Arc::clone(&route);
                 let address = address.clone();
+                let failure = Arc::clone(&failure);
                 let _ = copies_tx.send(tokio::spawn(async move {
                     let upstream = match first {
                         Some(upstream) => Ok(upstream),
                         None => route.open().await,
                     };
                     match upstream {
-                        Ok(upstream) => relay(client, upstream, route.mqtt31).await,
+                        Ok(upstream) => relay(client, upstream, route.mqtt31, &failure).await,
                         // The client sees its connection closed and handles it as a lost one.
                         Err(err) if !route.quiet => crate::say!(
                             "skeeter: warning: cannot connect to {address}{}: {err}",
@@ -324,6 +393,7 @@ impl Relay {
             socket,
             task,
             copies,
+            tls_failure,
         }))
     }
 
@@ -334,6 +404,15 @@ impl Relay {
         while let Ok(copy) = self.copies.try_recv() {
             let _ = tokio::time::timeout_at(deadline, copy).await;
         }
+    }
+
+    /// The last TLS failure on the broker's side, in words: the client only sees its connection
+    /// closed.
+    pub fn tls_failure(&self) -> Option<String> {
+        self.tls_failure
+            .lock()
+            .ok()
+            .and_then(|failure| failure.clone())
     }
 
     /// The Unix socket the MQTT client connects to.
@@ -351,7 +430,12 @@ impl Drop for Relay {
 }
 
 /// Copy one client connection to the broker and back; for MQTT 3.1, its CONNECT rewritten.
-async fn relay(mut client: UnixStream, mut upstream: Upstream, mqtt31: bool) {
+async fn relay(
+    mut client: UnixStream,
+    mut upstream: Upstream,
+    mqtt31: bool,
+    tls_failure: &Mutex<Option<String>>,
+) {
     if mqtt31 {
         let limit = Duration::from_secs(NETWORK_TIMEOUT_SECS);
         let connect = match tokio::time::timeout(limit, read_connect_as_31(&mut client)).await {
@@ -363,7 +447,13 @@ async fn relay(mut client: UnixStream, mut upstream: Upstream, mqtt31: bool) {
             return;
         }
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+        && let Some(tls_error) = tls::find_rustls_error(&err)
+        && let Ok(mut failure) = tls_failure.lock()
+    {
+        // Recorded before both ends close, so the client finds it when it reports the error.
+        *failure = Some(tls::describe(tls_error));
+    }
 }
 
 /// Read the start of rumqttc's first packet, a 3.1.1 CONNECT, and return it as MQTT 3.1

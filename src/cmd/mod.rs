@@ -3,6 +3,7 @@
 pub mod broker;
 pub mod generate;
 pub mod links;
+pub mod passwd;
 pub mod publish;
 pub mod subscribe;
 

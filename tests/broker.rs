@@ -418,7 +418,8 @@ async fn keep_alive_expiry_closes_and_publishes_the_will() {
     silent.closed().await;
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(4),
+        // The upper bound is loose: a loaded 2-core CI machine can be slow to schedule us.
+        elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(10),
         "closed after {elapsed:?}, expected about 1.5 s"
     );
     let will = watcher.recv_publish().await;

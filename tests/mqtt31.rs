@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Mosquitto, TestBroker, have, skeeter, skeeter_sub};
+use common::{Mosquitto, TestBroker, have, set_mode, skeeter, skeeter_sub};
 
 /// The longest any expected event may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -116,11 +116,6 @@ fn skeeter_v31_over_a_unix_socket_to_mosquitto() {
     let (code, stdout) = sub.finish(WAIT);
     assert_eq!(code, Some(0));
     assert_eq!(text(&stdout), "unix/t over the socket\n");
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// A process whose stdout is collected as it arrives, so a test can wait for some of it.

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use skeeter::broker::{BackgroundBroker, Config};
 
+pub mod pki;
+
 /// The skeeter binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skeeter"))
@@ -200,7 +202,7 @@ impl Drop for Mosquitto {
     }
 }
 
-fn set_mode(path: &Path, mode: u32) {
+pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }

@@ -22,3 +22,4 @@ pub mod exit;
 pub mod format;
 pub mod options_file;
 pub mod topic;
+mod wire;

@@ -6,6 +6,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use rumqttc::mqttbytes::{self, QoS};
 
 use crate::topic;
+use crate::wire::put_remaining_length;
 
 /// Largest remaining length MQTT can express.
 const MAX_REMAINING_LENGTH: usize = 268_435_455;
@@ -131,19 +132,6 @@ pub(crate) fn connect_as_311(buf: &mut BytesMut) -> bool {
     buf.advance(old_prefix - prefix.len());
     buf[..prefix.len()].copy_from_slice(&prefix);
     true
-}
-
-/// MQTT's variable-length encoding of a remaining length (at most 268 435 455).
-fn put_remaining_length(out: &mut BytesMut, mut len: usize) {
-    loop {
-        let digit = (len % 128) as u8;
-        len /= 128;
-        if len == 0 {
-            out.put_u8(digit);
-            return;
-        }
-        out.put_u8(digit | 0x80);
-    }
 }
 
 /// The first byte of a frame and its lengths.

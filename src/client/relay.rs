@@ -506,16 +506,7 @@ fn connect_as_31(buf: &[u8]) -> io::Result<Option<BytesMut>> {
     let rest = &buf[header_len + CONNECT_311.len()..];
     let mut out = BytesMut::with_capacity(5 + CONNECT_31.len() + rest.len());
     out.put_u8(byte1);
-    let mut len = remaining_len;
-    loop {
-        let digit = (len % 128) as u8;
-        len /= 128;
-        if len == 0 {
-            out.put_u8(digit);
-            break;
-        }
-        out.put_u8(digit | 0x80);
-    }
+    crate::wire::put_remaining_length(&mut out, remaining_len);
     out.extend_from_slice(CONNECT_31);
     out.extend_from_slice(rest);
     Ok(Some(out))

@@ -4,18 +4,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use skeeter::broker::auth::{Acl, Passwords};
 use skeeter::broker::{BackgroundBroker, Config};
 
-use common::{free_port, have, skeeter, skeeter_std};
+use common::pki::Pki;
+use common::watched::Watched;
+use common::{SkeeterBroker, free_port, have, set_mode, skeeter, skeeter_std};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -92,10 +91,7 @@ fn args(words: &[&str]) -> Vec<String> {
 }
 
 /// A subscriber process (skeeter sub or mosquitto_sub) whose stdout is collected.
-struct Subscriber {
-    child: Child,
-    stdout: Option<std::thread::JoinHandle<String>>,
-}
+struct Subscriber(Watched);
 
 impl Subscriber {
     /// Start `program -p PORT ARGS` and wait until the broker holds one more subscription.
@@ -108,49 +104,22 @@ impl Subscriber {
         } else {
             Command::new(program)
         };
-        let mut child = command
+        command
             .args(["-p", &broker.local_addr().port().to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = out.read_to_string(&mut text);
-            text
-        });
+            .args(args);
+        let watched = Watched::spawn(command);
         let deadline = Instant::now() + WAIT;
         while broker.subscriptions() <= before {
             assert!(Instant::now() < deadline, "{program:?} never subscribed");
             std::thread::sleep(Duration::from_millis(10));
         }
-        Subscriber {
-            child,
-            stdout: Some(stdout),
-        }
+        Subscriber(watched)
     }
 
     /// Wait (bounded) for it to exit on its own (-C); what it printed.
-    fn output(mut self) -> String {
-        let deadline = Instant::now() + WAIT;
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.stdout.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn output(self) -> String {
+        let (_, stdout, _) = self.0.finish(WAIT);
+        String::from_utf8_lossy(&stdout).into_owned()
     }
 }
 
@@ -404,56 +373,28 @@ fn retained_messages_follow_the_acl() {
 
 /// `skeeter broker ARGS` in the background, with the port of its first "listening on" line.
 struct BrokerProcess {
-    child: Child,
+    _broker: SkeeterBroker,
     port: u16,
 }
 
 impl BrokerProcess {
+    /// Once it says where it listens; or, when it does not, its exit code and stderr.
     fn start(args: &[&str]) -> Result<BrokerProcess, (Option<i32>, String)> {
-        let mut child = skeeter_std()
-            .arg("broker")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).unwrap_or_default();
+        let broker = SkeeterBroker::spawn(args);
+        let line = broker.next_line(WAIT).unwrap_or_default();
         let port = line
             .trim_end()
             .strip_prefix("listening on mqtt://")
             .and_then(|addr| addr.rsplit(':').next())
             .and_then(|port| port.parse().ok());
         match port {
-            Some(port) => Ok(BrokerProcess { child, port }),
-            None => {
-                let _ = child.kill();
-                let output = child.wait_with_output().unwrap();
-                Err((
-                    output.status.code(),
-                    String::from_utf8_lossy(&output.stderr).into_owned(),
-                ))
-            }
+            Some(port) => Ok(BrokerProcess {
+                _broker: broker,
+                port,
+            }),
+            None => Err(broker.kill_with_stderr()),
         }
     }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn readable_by_all(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]
@@ -514,12 +455,12 @@ fn command_line_options() {
 #[test]
 fn a_small_mosquitto_conf_runs_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    readable_by_all(dir.path(), 0o755);
+    set_mode(dir.path(), 0o755);
     let file = password_file(dir.path());
-    readable_by_all(&file, 0o644);
+    set_mode(&file, 0o644);
     let acl = dir.path().join("acl");
     std::fs::write(&acl, ACL).unwrap();
-    readable_by_all(&acl, 0o644);
+    set_mode(&acl, 0o644);
     let conf = dir.path().join("mosquitto.conf");
     let port = free_port();
     std::fs::write(
@@ -532,7 +473,7 @@ fn a_small_mosquitto_conf_runs_unchanged() {
         ),
     )
     .unwrap();
-    readable_by_all(&conf, 0o644);
+    set_mode(&conf, 0o644);
     let conf = conf.to_str().unwrap();
 
     let check = |port: u16| {
@@ -641,62 +582,16 @@ fn config_file_errors_name_file_and_line() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate with CN `sensor-1`, as PEM
-/// files any user can read: ca.pem, server.pem, server.key, client.pem, client.key.
-fn certificates(dir: &Path) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose, SanType,
-    };
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        readable_by_all(&path, 0o644);
-    };
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "auth test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    write("ca.pem", ca.pem());
-
-    let server_key = KeyPair::generate().unwrap();
-    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    server
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    write(
-        "server.pem",
-        server.signed_by(&server_key, &ca).unwrap().pem(),
-    );
-    write("server.key", server_key.serialize_pem());
-
-    let client_key = KeyPair::generate().unwrap();
-    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client
-        .distinguished_name
-        .push(DnType::CommonName, "sensor-1");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    write(
-        "client.pem",
-        client.signed_by(&client_key, &ca).unwrap().pem(),
-    );
-    write("client.key", client_key.serialize_pem());
-}
-
 #[test]
 fn a_certificate_identity_is_the_user_name_for_passwords_and_acl() {
     if !have("mosquitto_pub") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    readable_by_all(dir.path(), 0o755);
-    certificates(dir.path());
+    set_mode(dir.path(), 0o755);
+    // A CA, a server certificate for 127.0.0.1 and a client certificate with CN `sensor-1`.
+    let pki = Pki::new();
+    pki.client("client", "sensor-1");
     let file = password_file(dir.path());
     let acl = dir.path().join("acl");
     std::fs::write(
@@ -706,7 +601,7 @@ fn a_certificate_identity_is_the_user_name_for_passwords_and_acl() {
     .unwrap();
     let conf = dir.path().join("skeeter.conf");
     let (plain, tls) = (free_port(), free_port());
-    let at = |name: &str| dir.path().join(name).display().to_string();
+    let at = |name: &str| pki.file(name);
     std::fs::write(
         &conf,
         format!(

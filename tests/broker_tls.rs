@@ -1,14 +1,12 @@
 //! The broker's TLS and WebSocket listeners: mosquitto's clients over TLS 1.2 and 1.3 (with and
 //! without client certificates), paho over ws and wss, raw MQTT over each transport, a stalled
 //! TLS handshake that must not block anyone else, and the `skeeter broker` command line.
-//! Certificates are made here with rcgen: a CA, a server certificate for localhost and
+//! Certificates come from tests/common/pki.rs: a CA, a server certificate for localhost and
 //! 127.0.0.1, a client certificate (CN sensor-1), and a client certificate from another CA.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +14,6 @@ use std::time::{Duration, Instant};
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use bytes::BytesMut;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
-};
 use rumqttc::mqttbytes::v4::{Connect, ConnectReturnCode, Packet, Publish, Subscribe};
 use rumqttc::mqttbytes::{self, Protocol, QoS};
 use rustls_pki_types::pem::PemObject;
@@ -30,7 +24,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use ws_stream_tungstenite::WsStream;
 
-use common::have;
+use common::pki::Pki;
+use common::{SkeeterBroker, have, have_paho, run_python, skeeter_broker};
 
 /// The longest any single expected event may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -38,64 +33,23 @@ const WAIT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Certificates
 
-/// PEM files in a temporary directory.
-struct Pki {
-    dir: tempfile::TempDir,
+/// The certificates of tests/common/pki.rs, with `client.pem`/`.key` made again with CN
+/// sensor-1 and `stranger.pem`/`.key`, a client certificate from the other CA.
+fn new_pki() -> Pki {
+    let pki = Pki::new();
+    pki.client("client", "sensor-1");
+    pki.other_client("stranger", "stranger");
+    pki
 }
 
-impl Pki {
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+/// The broker's and rustls's views of those certificates.
+trait BrokerPki {
+    fn server(&self) -> Tls;
+    fn server_requiring_certificates(&self) -> Tls;
+    fn connector(&self, with_cert: bool) -> tokio_rustls::TlsConnector;
+}
 
-        let ca_key = KeyPair::generate().unwrap();
-        let ca = CertifiedIssuer::self_signed(ca_params("skeeter test CA"), ca_key).unwrap();
-        write("ca.pem", ca.pem());
-
-        let server_key = KeyPair::generate().unwrap();
-        let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        server
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        server
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        write(
-            "server.pem",
-            server.signed_by(&server_key, &ca).unwrap().pem(),
-        );
-        write("server.key", server_key.serialize_pem());
-
-        let client_key = KeyPair::generate().unwrap();
-        write("client.pem", client_cert("sensor-1", &client_key, &ca));
-        write("client.key", client_key.serialize_pem());
-
-        let other_ca_key = KeyPair::generate().unwrap();
-        let other_ca = CertifiedIssuer::self_signed(ca_params("other CA"), other_ca_key).unwrap();
-        let stranger_key = KeyPair::generate().unwrap();
-        write(
-            "stranger.pem",
-            client_cert("stranger", &stranger_key, &other_ca),
-        );
-        write("stranger.key", stranger_key.serialize_pem());
-
-        // mosquitto's clients may run as another user: let them read everything.
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            set_mode(&entry.unwrap().path(), 0o644);
-        }
-        set_mode(dir.path(), 0o755);
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_string()
-    }
-
+impl BrokerPki for Pki {
     /// The server side: certificate and key, no client certificates asked for.
     fn server(&self) -> Tls {
         Tls {
@@ -137,30 +91,6 @@ impl Pki {
         };
         tokio_rustls::TlsConnector::from(Arc::new(config))
     }
-}
-
-fn ca_params(name: &str) -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params
-}
-
-fn client_cert(name: &str, key: &KeyPair, issuer: &rcgen::Issuer<'_, KeyPair>) -> String {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.signed_by(key, issuer).unwrap().pem()
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +241,7 @@ async fn tls(
 
 #[tokio::test]
 async fn tls_client_exchanges_messages_with_a_plain_one() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = Broker::start(config(pki.server())).await.unwrap();
     let secure = tls(broker.tls_addr().unwrap(), &pki.connector(false))
         .await
@@ -326,7 +256,7 @@ async fn tls_client_exchanges_messages_with_a_plain_one() {
 
 #[tokio::test]
 async fn a_stalled_tls_handshake_does_not_block_other_clients() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = Broker::start(Config {
         connect_timeout: Duration::from_secs(4),
         ..config(pki.server())
@@ -372,7 +302,7 @@ async fn a_stalled_tls_handshake_does_not_block_other_clients() {
 
 #[tokio::test]
 async fn client_certificate_required_and_its_identity() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = Broker::start(config(Tls {
         use_identity_as_username: true,
         ..pki.server_requiring_certificates()
@@ -408,7 +338,7 @@ async fn client_certificate_required_and_its_identity() {
 
 #[tokio::test]
 async fn a_ca_file_alone_makes_the_client_certificate_optional() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = Broker::start(config(Tls {
         cafile: Some(pki.path("ca.pem")),
         ..pki.server()
@@ -426,7 +356,7 @@ async fn a_ca_file_alone_makes_the_client_certificate_optional() {
 
 #[tokio::test]
 async fn websocket_any_split_and_the_mqtt_subprotocol() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = Broker::start(config(pki.server())).await.unwrap();
     let ws_addr = broker.ws_addr().unwrap();
 
@@ -489,7 +419,7 @@ async fn websocket_any_split_and_the_mqtt_subprotocol() {
 
 #[tokio::test]
 async fn unusable_tls_files_are_one_line_errors() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let missing = Tls {
         certfile: pki.path("nope.pem"),
         ..pki.server()
@@ -575,13 +505,13 @@ fn mosquitto_clients_over_tls_1_2_and_1_3() {
     if !have("mosquitto_sub") || !have("mosquitto_pub") {
         return;
     }
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = BackgroundBroker::start(config(pki.server())).unwrap();
     let port = broker.tls_addr().unwrap().port().to_string();
     for version in ["tlsv1.2", "tlsv1.3"] {
         let tls = strings(&[
             "--cafile",
-            &pki.arg("ca.pem"),
+            &pki.file("ca.pem"),
             "-p",
             &port,
             "--tls-version",
@@ -610,16 +540,16 @@ fn mosquitto_clients_with_a_required_client_certificate() {
     if !have("mosquitto_sub") || !have("mosquitto_pub") {
         return;
     }
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = BackgroundBroker::start(config(pki.server_requiring_certificates())).unwrap();
     let port = broker.tls_addr().unwrap().port().to_string();
-    let tls = strings(&["--cafile", &pki.arg("ca.pem"), "-p", &port]);
+    let tls = strings(&["--cafile", &pki.file("ca.pem"), "-p", &port]);
     let cert = |name: &str| {
         strings(&[
             "--cert",
-            &pki.arg(&format!("{name}.pem")),
+            &pki.file(&format!("{name}.pem")),
             "--key",
-            &pki.arg(&format!("{name}.key")),
+            &pki.file(&format!("{name}.key")),
         ])
     };
     let message = strings(&["-t", "cert/x", "-m", "with a certificate", "-q", "1"]);
@@ -652,42 +582,17 @@ fn mosquitto_clients_with_a_required_client_certificate() {
 // ---------------------------------------------------------------------------------------------
 // paho-mqtt over WebSockets
 
-fn have_paho() -> bool {
-    if !have("python3") {
-        return false;
-    }
-    let found = Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
-            panic!("python3 cannot import paho.mqtt, and SKEETER_REQUIRE_INTEROP is set");
-        }
-        common::note_skipped("python3 cannot import paho.mqtt (pip install paho-mqtt)");
-    }
-    found
-}
-
 #[test]
 fn paho_over_ws_and_wss() {
     if !have_paho() {
         return;
     }
-    let pki = Pki::new();
+    let pki = new_pki();
     let broker = BackgroundBroker::start(config(pki.server())).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/paho_websocket.py");
     let ws = broker.ws_addr().unwrap().port().to_string();
     let wss = broker.wss_addr().unwrap().port().to_string();
-    for args in [vec![ws.as_str()], vec![wss.as_str(), &pki.arg("ca.pem")]] {
-        let output = assert_cmd::Command::new("python3")
-            .arg(&script)
-            .args(&args)
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap();
+    for args in [vec![ws.as_str()], vec![wss.as_str(), &pki.file("ca.pem")]] {
+        let output = run_python("paho_websocket.py", &args);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(
             (output.status.code(), stdout.as_ref()),
@@ -701,68 +606,9 @@ fn paho_over_ws_and_wss() {
 // ---------------------------------------------------------------------------------------------
 // skeeter broker
 
-/// A `skeeter broker` process of this test, killed (by its own handle) if the test fails.
-struct Running(Option<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// `skeeter broker ARGS` in the background; returns it and the first `lines` lines of stdout.
-fn skeeter_broker(
-    args: &[String],
-    lines: usize,
-) -> (Running, Vec<String>, std::sync::mpsc::Receiver<String>) {
-    let mut child = common::skeeter_std()
-        .arg("broker")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stderr = child.stderr.take().unwrap();
-    let (err_tx, err_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if err_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let running = Running(Some(child));
-    let mut got = Vec::new();
-    while got.len() < lines {
-        match rx.recv_timeout(WAIT) {
-            Ok(line) => got.push(line),
-            Err(_) => panic!("skeeter broker printed only {got:?}"),
-        }
-    }
-    (running, got, err_rx)
-}
-
-fn stop(mut running: Running) {
-    let mut child = running.0.take().unwrap();
-    // SIGTERM to our own child, by its PID: the broker stops cleanly and exits 0.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    wait_bounded(&mut child);
-    let status = child.wait().unwrap();
+/// SIGTERM to our own child, by its PID: the broker stops cleanly and exits 0.
+fn stop(broker: SkeeterBroker) {
+    let status = broker.terminate();
     assert_eq!(status.code(), Some(0), "skeeter broker after SIGTERM");
 }
 
@@ -776,7 +622,7 @@ fn port_of(line: &str, scheme: &str) -> u16 {
 
 #[test]
 fn skeeter_broker_prints_a_line_per_listener() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let args = strings(&[
         "--port",
         "0",
@@ -787,11 +633,11 @@ fn skeeter_broker_prints_a_line_per_listener() {
         "--wss-port",
         "0",
         "--certfile",
-        &pki.arg("server.pem"),
+        &pki.file("server.pem"),
         "--keyfile",
-        &pki.arg("server.key"),
+        &pki.file("server.key"),
     ]);
-    let (child, lines, _) = skeeter_broker(&args, 4);
+    let (child, lines) = skeeter_broker(&args, 4);
     let ports = [
         port_of(&lines[0], "mqtt"),
         port_of(&lines[1], "mqtts"),
@@ -809,11 +655,11 @@ fn skeeter_broker_prints_a_line_per_listener() {
         "--tls-port",
         "0",
         "--certfile",
-        &pki.arg("server.pem"),
+        &pki.file("server.pem"),
         "--keyfile",
-        &pki.arg("server.key"),
+        &pki.file("server.key"),
     ]);
-    let (child, lines, _) = skeeter_broker(&args, 2);
+    let (child, lines) = skeeter_broker(&args, 2);
     port_of(&lines[0], "mqtt");
     port_of(&lines[1], "mqtts");
     stop(child);
@@ -824,7 +670,7 @@ fn skeeter_broker_uses_the_certificate_identity_as_username() {
     if !have("mosquitto_pub") {
         return;
     }
-    let pki = Pki::new();
+    let pki = new_pki();
     let args = strings(&[
         "-v",
         "--port",
@@ -832,25 +678,26 @@ fn skeeter_broker_uses_the_certificate_identity_as_username() {
         "--tls-port",
         "0",
         "--certfile",
-        &pki.arg("server.pem"),
+        &pki.file("server.pem"),
         "--keyfile",
-        &pki.arg("server.key"),
+        &pki.file("server.key"),
         "--cafile",
-        &pki.arg("ca.pem"),
+        &pki.file("ca.pem"),
         "--require-certificate",
         "--use-identity-as-username",
     ]);
-    let (child, lines, stderr) = skeeter_broker(&args, 2);
+    let (child, lines) = skeeter_broker(&args, 2);
+    let stderr = child.stderr();
     let port = port_of(&lines[1], "mqtts").to_string();
     let publish = mosquitto_pub_tls(&strings(&[
         "--cafile",
-        &pki.arg("ca.pem"),
+        &pki.file("ca.pem"),
         "-p",
         &port,
         "--cert",
-        &pki.arg("client.pem"),
+        &pki.file("client.pem"),
         "--key",
-        &pki.arg("client.key"),
+        &pki.file("client.key"),
         "-u",
         "claimed",
         "-t",
@@ -875,7 +722,7 @@ fn skeeter_broker_uses_the_certificate_identity_as_username() {
 
 #[test]
 fn skeeter_broker_bad_tls_files_exit_10_with_one_line() {
-    let pki = Pki::new();
+    let pki = new_pki();
     for (certfile, keyfile) in [("missing.pem", "server.key"), ("server.pem", "ca.pem")] {
         let output = common::skeeter()
             .args(["broker", "--port", "0", "--tls-port", "0", "--certfile"])
@@ -898,7 +745,7 @@ fn skeeter_broker_bad_tls_files_exit_10_with_one_line() {
 
 #[test]
 fn skeeter_broker_tls_port_in_use_exits_11() {
-    let pki = Pki::new();
+    let pki = new_pki();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let output = common::skeeter()

@@ -5,154 +5,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{TestBroker, have};
+use common::watched::{Watched, contains};
+use common::{TestBroker, have, text};
 
 /// mosquitto_sub's client id, so that its -d trace lines can be told from the messages.
 const MOSQUITTO_ID: &str = "fmtparity";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// What a watched process wrote so far.
-#[derive(Default)]
-struct Captured {
-    stdout: Vec<u8>,
-    /// stderr without skeeter's `-d` trace lines.
-    stderr: String,
-    /// A "received SUBACK" line was seen (mosquitto_sub -d prints it on stdout, skeeter on stderr).
-    subscribed: bool,
-}
-
-/// A subscriber in the background whose output is collected as it arrives (after
-/// tests/interop.rs).
-struct Watched {
-    child: Child,
-    captured: Arc<(Mutex<Captured>, Condvar)>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Watched {
-    /// Spawn `command` (which must trace with -d) and wait (10 s at most) for its SUBACK.
-    fn subscribed(mut command: Command) -> Watched {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the subscriber");
-        let captured = Arc::new((Mutex::new(Captured::default()), Condvar::new()));
-
-        let mut stdout = child.stdout.take().unwrap();
-        let out = Arc::clone(&captured);
-        let stdout_reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 64 * 1024];
-            loop {
-                match stdout.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let (lock, cond) = &*out;
-                        let mut captured = lock.lock().unwrap();
-                        captured.stdout.extend_from_slice(&chunk[..n]);
-                        if !captured.subscribed && contains(&captured.stdout, b"received SUBACK\n")
-                        {
-                            captured.subscribed = true;
-                        }
-                        cond.notify_all();
-                    }
-                }
-            }
-        });
-
-        let stderr = child.stderr.take().unwrap();
-        let err = Arc::clone(&captured);
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = String::from_utf8_lossy(&line).into_owned();
-                let (lock, cond) = &*err;
-                let mut captured = lock.lock().unwrap();
-                if line.contains("received SUBACK") {
-                    captured.subscribed = true;
-                }
-                if !line.starts_with("skeeter: debug:") {
-                    captured.stderr.push_str(&line);
-                    captured.stderr.push('\n');
-                }
-                cond.notify_all();
-            }
-        });
-
-        let mut watched = Watched {
-            child,
-            captured,
-            readers: vec![stdout_reader, stderr_reader],
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let (lock, cond) = &*watched.captured;
-        let mut captured = lock.lock().unwrap();
-        while !captured.subscribed && Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            captured = cond.wait_timeout(captured, left).unwrap().0;
-        }
-        let subscribed = captured.subscribed;
-        drop(captured);
-        if !subscribed {
-            watched.kill();
-            let captured = watched.captured.0.lock().unwrap();
-            panic!(
-                "the subscriber never received its SUBACK\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&captured.stdout),
-                captured.stderr
-            );
-        }
-        watched
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Wait (at most 10 s) for the process to exit; its exit code (None if it had to be
-    /// killed), stdout and stderr.
-    fn finish(mut self) -> (Option<i32>, Vec<u8>, String) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        let captured = std::mem::take(&mut *self.captured.0.lock().unwrap());
-        (
-            status.and_then(|s| s.code()),
-            captured.stdout,
-            captured.stderr,
-        )
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 /// mosquitto_sub's -d trace is on stdout, in the middle of the messages (with -N even on the
 /// same line): cut out every `Client fmtparity ...\n` and `Subscribed (mid: ...\n`.
@@ -212,13 +75,13 @@ impl Pair {
 
     /// Wait for both to exit (they are given -C); mosquitto's stdout without its trace.
     fn finish(self) -> (Printed, Printed) {
-        let (code, stdout, stderr) = self.mosquitto.finish();
+        let (code, stdout, stderr) = self.mosquitto.finish(Duration::from_secs(10));
         let mosquitto = Printed {
             code,
             stdout: without_trace(&stdout),
             stderr,
         };
-        let (code, stdout, stderr) = self.skeeter.finish();
+        let (code, stdout, stderr) = self.skeeter.finish(Duration::from_secs(10));
         let skeeter = Printed {
             code,
             stdout,
@@ -258,10 +121,6 @@ fn publish_bytes(port: u16, topic: &str, payload: &[u8], extra: &[&str]) {
     let mut args = vec!["-t", topic, "-f", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     publish(port, &args);
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Run `format` (plus `extra` options) through both subscribers on topic `#`, publish

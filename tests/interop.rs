@@ -5,13 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Mosquitto, TestBroker, free_port, have, skeeter, skeeter_sub};
+use common::watched::{Watched, contains, have_mosquitto_sub};
+use common::{
+    Mosquitto, TestBroker, free_port, have, have_paho, one_error_line, run_python, skeeter,
+    skeeter_sub, text,
+};
 
 /// The longest any one-shot peer command may run.
 const COMMAND_LIMIT: Duration = Duration::from_secs(20);
@@ -20,184 +21,6 @@ const QUIET: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// What a watched process wrote so far.
-#[derive(Default)]
-struct Captured {
-    stdout: Vec<u8>,
-    /// stderr without the packet-trace lines of `-d`.
-    stderr: String,
-    /// A "received SUBACK" line was seen (mosquitto_sub -d prints it on stdout, skeeter on stderr).
-    subscribed: bool,
-}
-
-/// A subscriber in the background (mosquitto_sub -d or skeeter sub -d) whose output is collected
-/// as it arrives, so a test can wait for the SUBACK and then for some output.
-struct Watched {
-    child: Child,
-    captured: Arc<(Mutex<Captured>, Condvar)>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Watched {
-    /// Spawn `command` (which must trace with -d) and wait (10 s at most) for its SUBACK.
-    fn subscribed(mut command: Command) -> Watched {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the subscriber");
-        let captured = Arc::new((Mutex::new(Captured::default()), Condvar::new()));
-
-        let mut stdout = child.stdout.take().unwrap();
-        let out = Arc::clone(&captured);
-        let stdout_reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 64 * 1024];
-            loop {
-                match stdout.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let (lock, cond) = &*out;
-                        let mut captured = lock.lock().unwrap();
-                        captured.stdout.extend_from_slice(&chunk[..n]);
-                        if !captured.subscribed && contains(&captured.stdout, b"received SUBACK\n")
-                        {
-                            captured.subscribed = true;
-                        }
-                        cond.notify_all();
-                    }
-                }
-            }
-        });
-
-        let stderr = child.stderr.take().unwrap();
-        let err = Arc::clone(&captured);
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = String::from_utf8_lossy(&line).into_owned();
-                let (lock, cond) = &*err;
-                let mut captured = lock.lock().unwrap();
-                if line.contains("received SUBACK") {
-                    captured.subscribed = true;
-                }
-                // The packet trace can be 400 000 lines: keep only what is not trace.
-                if !line.starts_with("skeeter: debug:") {
-                    captured.stderr.push_str(&line);
-                    captured.stderr.push('\n');
-                }
-                cond.notify_all();
-            }
-        });
-
-        let watched = Watched {
-            child,
-            captured,
-            readers: vec![stdout_reader, stderr_reader],
-        };
-        if !watched.wait_until(Duration::from_secs(10), |c| c.subscribed) {
-            let (_, stdout, stderr) = watched.finish(Duration::ZERO);
-            panic!(
-                "the subscriber never received its SUBACK\nstdout: {}\nstderr: {stderr}",
-                String::from_utf8_lossy(&stdout)
-            );
-        }
-        watched
-    }
-
-    /// `mosquitto_sub -d -p PORT ARGS`, returned once subscribed. Its trace goes to stdout
-    /// through printf, block-buffered into a pipe, so it runs under `stdbuf -oL` (see
-    /// [`have_mosquitto_sub`]); messages are flushed one by one anyway.
-    fn mosquitto_sub(port: u16, args: &[&str]) -> Watched {
-        let mut command = Command::new("stdbuf");
-        command
-            .args(["-oL", "mosquitto_sub", "-d", "-p", &port.to_string()])
-            .args(args);
-        Watched::subscribed(command)
-    }
-
-    /// `skeeter sub -d -p PORT ARGS`, returned once subscribed (the trace is not kept).
-    fn skeeter_sub(port: u16, args: &[&str]) -> Watched {
-        let mut command = common::skeeter_std();
-        command
-            .args(["sub", "-d", "-p", &port.to_string()])
-            .args(args);
-        Watched::subscribed(command)
-    }
-
-    /// Wait (at most `limit`) until `done` holds for what was captured; whether it did.
-    fn wait_until(&self, limit: Duration, done: impl Fn(&Captured) -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        let (lock, cond) = &*self.captured;
-        let mut captured = lock.lock().unwrap();
-        loop {
-            if done(&captured) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            captured = cond.wait_timeout(captured, left).unwrap().0;
-        }
-    }
-
-    fn stdout(&self) -> Vec<u8> {
-        self.captured.0.lock().unwrap().stdout.clone()
-    }
-
-    /// Whether the process is still running.
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGKILL: the process vanishes without a word to the broker.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Wait (at most `limit`) for the process to exit, killing it after that; returns its exit
-    /// code (None if it had to be killed), its stdout and its stderr (trace lines left out).
-    fn finish(mut self, limit: Duration) -> (Option<i32>, Vec<u8>, String) {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        let captured = std::mem::take(&mut *self.captured.0.lock().unwrap());
-        (
-            status.and_then(|s| s.code()),
-            captured.stdout,
-            captured.stderr,
-        )
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Whether mosquitto_sub can run in the background with its trace line-buffered.
-fn have_mosquitto_sub() -> bool {
-    have("mosquitto_sub") && have("stdbuf")
-}
 
 /// mosquitto_sub -d mixes its trace into stdout: keep only the other lines (the messages).
 fn without_trace(stdout: &[u8]) -> Vec<u8> {
@@ -248,24 +71,6 @@ fn skeeter_pub(port: u16, args: &[&str]) {
         .stderr("");
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Assert that a run failed with `code`, printed nothing on stdout and exactly one line,
-/// starting `skeeter: error:`, on stderr.
-fn assert_one_error_line(output: &Output, code: i32) {
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
-    assert_eq!(text(&output.stdout), "");
-    assert!(
-        stderr.starts_with("skeeter: error:")
-            && stderr.ends_with('\n')
-            && stderr.lines().count() == 1,
-        "stderr is not one 'skeeter: error:' line: {stderr:?}"
-    );
-}
-
 /// "1\n2\n...\nN\n", as `seq N` prints it.
 fn seq(n: u32) -> String {
     let mut lines = String::with_capacity(n as usize * 7);
@@ -276,35 +81,9 @@ fn seq(n: u32) -> String {
     lines
 }
 
-/// Whether python3 can import paho-mqtt; skips (or, under SKEETER_REQUIRE_INTEROP, fails) if not.
-fn have_paho() -> bool {
-    if !have("python3") {
-        return false;
-    }
-    let found = Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
-            panic!("python3 cannot import paho.mqtt, and SKEETER_REQUIRE_INTEROP is set");
-        }
-        common::note_skipped("python3 cannot import paho.mqtt (pip install paho-mqtt)");
-    }
-    found
-}
-
 /// Run tests/interop/paho_pubsub.py against a broker; assert exit 0 and every check passed.
 fn run_paho_checks(port: u16) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/paho_pubsub.py");
-    let output = assert_cmd::Command::new("python3")
-        .arg(&script)
-        .arg(port.to_string())
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let output = run_python("paho_pubsub.py", &[&port.to_string()]);
     let stdout = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -708,10 +487,9 @@ fn mosquitto_with_password() -> Option<(Mosquitto, tempfile::TempDir)> {
     if !have("mosquitto") || !have("mosquitto_passwd") {
         return None;
     }
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     // mosquitto started as root drops to the user mosquitto, which must read the file.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::set_mode(dir.path(), 0o755);
     let file = dir.path().join("passwords");
     let created = Command::new("mosquitto_passwd")
         .args(["-b", "-c"])
@@ -722,7 +500,7 @@ fn mosquitto_with_password() -> Option<(Mosquitto, tempfile::TempDir)> {
         .status()
         .expect("run mosquitto_passwd");
     assert!(created.success(), "mosquitto_passwd failed: {created}");
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::set_mode(&file, 0o644);
     // Later lines win: this overrides the `allow_anonymous true` that Mosquitto::start writes.
     let mosquitto = Mosquitto::start(&format!(
         "password_file {}\nallow_anonymous false",
@@ -775,19 +553,19 @@ fn credentials_against_mosquitto() {
         ])
         .output()
         .unwrap();
-    assert_one_error_line(&bad_argv, 5);
+    one_error_line(&bad_argv, 5);
     let bad_env = skeeter()
         .args(["pub", "-p", &port_arg, "-t", "t", "-m", "x"])
         .env("SKEETER_USERNAME", "user")
         .env("SKEETER_PASSWORD", "wrong")
         .output()
         .unwrap();
-    assert_one_error_line(&bad_env, 5);
+    one_error_line(&bad_env, 5);
     let anonymous = skeeter()
         .args(["pub", "-p", &port_arg, "-t", "t", "-m", "x"])
         .output()
         .unwrap();
-    assert_one_error_line(&anonymous, 5);
+    one_error_line(&anonymous, 5);
     let bad_sub = skeeter()
         .args([
             "sub", "-p", &port_arg, "-u", "user", "-P", "wrong", "-t", "t",
@@ -795,7 +573,7 @@ fn credentials_against_mosquitto() {
         .timeout(COMMAND_LIMIT)
         .output()
         .unwrap();
-    assert_one_error_line(&bad_sub, 5);
+    one_error_line(&bad_sub, 5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -809,11 +587,11 @@ fn no_broker_listening_exits_1_with_one_error_line() {
         .timeout(COMMAND_LIMIT)
         .output()
         .unwrap();
-    assert_one_error_line(&publish, 1);
+    one_error_line(&publish, 1);
     let subscribe = skeeter()
         .args(["sub", "-p", &port, "-t", "t"])
         .timeout(COMMAND_LIMIT)
         .output()
         .unwrap();
-    assert_one_error_line(&subscribe, 1);
+    one_error_line(&subscribe, 1);
 }

@@ -7,19 +7,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Mosquitto, TestBroker, have, set_mode, skeeter, skeeter_sub};
+use common::watched::Watched;
+use common::{
+    Mosquitto, TestBroker, have, have_paho, run_python, set_mode, skeeter, skeeter_sub, text,
+};
 
 /// The longest any expected event may take.
 const WAIT: Duration = Duration::from_secs(10);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `skeeter pub -V 31 -p PORT ARGS` must succeed, silently.
 fn pub31(port: u16, args: &[&str]) {
@@ -118,85 +115,6 @@ fn skeeter_v31_over_a_unix_socket_to_mosquitto() {
     assert_eq!(text(&stdout), "unix/t over the socket\n");
 }
 
-/// A process whose stdout is collected as it arrives, so a test can wait for some of it.
-struct Watched {
-    child: Child,
-    stdout: Arc<(Mutex<Vec<u8>>, Condvar)>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watched {
-    fn spawn(mut command: Command) -> Watched {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut pipe = child.stdout.take().unwrap();
-        let stdout = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let shared = Arc::clone(&stdout);
-        let reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                let (lock, cond) = &*shared;
-                lock.lock().unwrap().extend_from_slice(&chunk[..n]);
-                cond.notify_all();
-            }
-        });
-        Watched {
-            child,
-            stdout,
-            reader: Some(reader),
-        }
-    }
-
-    /// Wait (at most 10 s) until stdout holds `expected`.
-    fn wait_for(&self, expected: &[u8]) {
-        let (lock, cond) = &*self.stdout;
-        let deadline = Instant::now() + WAIT;
-        let mut stdout = lock.lock().unwrap();
-        while !stdout.windows(expected.len()).any(|w| w == expected) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "never printed {:?}; stdout: {:?}",
-                text(expected),
-                text(&stdout)
-            );
-            stdout = cond.wait_timeout(stdout, left).unwrap().0;
-        }
-    }
-
-    /// Wait (at most 10 s, then kill) for the exit; the exit code and all of stdout.
-    fn finish(mut self) -> (Option<i32>, Vec<u8>) {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status.code();
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        let stdout = std::mem::take(&mut *self.stdout.0.lock().unwrap());
-        (status, stdout)
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `mosquitto_pub -V mqttv31 -p PORT ARGS` must succeed.
 fn mosquitto_pub31(port: u16, args: &[&str]) {
     assert_cmd::Command::new("mosquitto_pub")
@@ -245,14 +163,14 @@ fn mosquitto_clients_v31_with_the_embedded_broker() {
         &["-q", "2", "-t", "m31/2", "-f", file.to_str().unwrap()],
     );
 
-    let (code, stdout) = verbose.finish();
+    let (code, stdout, _) = verbose.finish(WAIT);
     assert_eq!(code, Some(0), "stdout: {}", text(&stdout));
     let mut expected = b"m31/r kept\nm31/0 zero\nm31/1 one\nm31/2 ".to_vec();
     expected.extend_from_slice(&payload);
     expected.push(b'\n');
     assert_eq!(stdout, expected);
 
-    let (code, stdout) = flags.finish();
+    let (code, stdout, _) = flags.finish(WAIT);
     assert_eq!(code, Some(0));
     let mut expected = b"1 1 m31/r kept\n0 0 m31/0 zero\n0 1 m31/1 one\n0 2 m31/2 ".to_vec();
     expected.extend_from_slice(&payload);
@@ -279,39 +197,13 @@ fn mosquitto_clients_v31_and_skeeter_v31_together() {
     assert_eq!(text(&stdout), "mix from mosquitto_pub\n");
 }
 
-/// Whether python3 can import paho-mqtt; skips (or, under SKEETER_REQUIRE_INTEROP, fails) if not.
-fn have_paho() -> bool {
-    if !have("python3") {
-        return false;
-    }
-    let found = Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
-            panic!("python3 cannot import paho.mqtt, and SKEETER_REQUIRE_INTEROP is set");
-        }
-        common::note_skipped("python3 cannot import paho.mqtt (pip install paho-mqtt)");
-    }
-    found
-}
-
 #[test]
 fn paho_mqttv31_with_the_embedded_broker() {
     if !have_paho() {
         return;
     }
     let broker = TestBroker::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/paho_mqtt31.py");
-    let output = assert_cmd::Command::new("python3")
-        .arg(&script)
-        .arg(broker.port_arg())
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let output = run_python("paho_mqtt31.py", &[&broker.port_arg()]);
     let stdout = text(&output.stdout);
     assert_eq!(
         output.status.code(),

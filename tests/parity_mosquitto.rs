@@ -400,10 +400,7 @@ fn empty_topic_is_refused_unlike_mosquitto() {
 fn unix_socket_matches() {
     let dir = tempfile::tempdir().unwrap();
     // mosquitto started as root runs as the user mosquitto: it must be able to make the socket.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
+    common::set_mode(dir.path(), 0o777);
     let socket = dir.path().join("mqtt.sock");
     let Some(_mosquitto) = Mosquitto::start(&format!(
         "listener 0 {}\nallow_anonymous true",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use skeeter::broker::auth::{PasswordHash, Passwords};
 
-use common::{Mosquitto, have, skeeter};
+use common::{Mosquitto, have, set_mode, skeeter};
 
 fn passwd(args: &[&str]) -> assert_cmd::assert::Assert {
     skeeter().arg("passwd").args(args).assert()
@@ -26,8 +26,8 @@ fn passwords(file: &Path) -> Passwords {
 
 /// A directory and file mosquitto can read after dropping to its own user.
 fn readable_by_all(dir: &Path, file: &Path) {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    set_mode(dir, 0o755);
+    set_mode(file, 0o644);
 }
 
 fn users(file: &Path) -> Vec<String> {
@@ -60,7 +60,7 @@ fn create_add_change_and_delete_users() {
     assert!(known.check("bob", "two words"));
 
     // The mode of an existing file is kept.
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    set_mode(&file, 0o640);
     passwd(&["-D", path, "bob"]).success();
     assert_eq!(users(&file), ["alice"]);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;

@@ -11,13 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{TestBroker, free_port, have, skeeter, skeeter_sub};
+use common::{TestBroker, free_port, have, one_error_line, skeeter, skeeter_sub, text};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A pproxy SOCKS5 server on 127.0.0.1 and a free port, killed (by PID) when dropped. Its
 /// verbose log (one line per connection, `socks5 CLIENT -> HOST:PORT`) is kept.
@@ -107,21 +103,6 @@ impl Drop for Pproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Assert that a run failed with `code`, printed nothing on stdout and one `skeeter: error:`
-/// line on stderr; returns that line.
-fn one_error_line(output: &Output, code: i32) -> String {
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
-    assert_eq!(text(&output.stdout), "");
-    assert!(
-        stderr.starts_with("skeeter: error:")
-            && stderr.ends_with('\n')
-            && stderr.lines().count() == 1,
-        "stderr is not one 'skeeter: error:' line: {stderr:?}"
-    );
-    stderr
 }
 
 /// `skeeter pub -h localhost -p PORT ARGS`, run to the end.

@@ -6,50 +6,36 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pki::Pki;
-use common::{Mosquitto, NO_CONFIG, have, skeeter, skeeter_std};
-
-/// A `skeeter broker` process, killed (by PID) when dropped.
-struct SkeeterBroker(Child);
-
-impl Drop for SkeeterBroker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Mosquitto, NO_CONFIG, SkeeterBroker, have, listening_port, skeeter, skeeter_std};
 
 /// `skeeter broker` with a TLS listener that wants a client certificate and a password.
 fn skeeter_broker(pki: &Pki, password_file: &str) -> (SkeeterBroker, u16) {
-    let mut child = skeeter_std()
-        .args(["broker", "-p", "0", "--tls-port", "0"])
-        .args([
-            "--certfile",
-            &pki.file("server.pem"),
-            "--keyfile",
-            &pki.file("server.key"),
-        ])
-        .args(["--cafile", &pki.file("ca.pem"), "--require-certificate"])
-        .args(["--password-file", password_file])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start skeeter broker");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let port = loop {
-        assert!(Instant::now() < deadline, "no mqtts listening line");
-        let line = lines.next().expect("a listening line").unwrap();
-        if let Some(address) = line.strip_prefix("listening on mqtts://") {
-            break address.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    };
-    (SkeeterBroker(child), port)
+    let (certfile, keyfile, cafile) = (
+        pki.file("server.pem"),
+        pki.file("server.key"),
+        pki.file("ca.pem"),
+    );
+    let args = [
+        "-p",
+        "0",
+        "--tls-port",
+        "0",
+        "--certfile",
+        &certfile,
+        "--keyfile",
+        &keyfile,
+        "--cafile",
+        &cafile,
+        "--require-certificate",
+        "--password-file",
+        password_file,
+    ];
+    let (broker, lines) = common::skeeter_broker(&args, 2);
+    (broker, listening_port(&lines, "mqtts"))
 }
 
 /// The seed's options, for any of the clients.

@@ -7,17 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::pki::Pki;
-use common::{Mosquitto, free_port, have, set_mode, skeeter, skeeter_std};
-
-/// Whether a helper program (not an MQTT implementation) is installed; its absence only skips
-/// part of a test, even under SKEETER_REQUIRE_INTEROP.
-fn installed(program: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
+use common::{
+    Mosquitto, SkeeterBroker, free_port, have, installed, listening_port, set_mode, skeeter,
+    skeeter_broker, skeeter_std,
+};
 
 /// mosquitto with a TLS listener on a free port, serving `server` (server, wrong or expired);
 /// `extra` goes after the listener's lines. Returns the broker and the TLS port.
@@ -614,43 +607,15 @@ fn password_prompt_on_a_terminal() {
     assert!(matches!(code, Some(4 | 5)), "{code:?} {shown}");
 }
 
-/// A broker process, killed (by PID) when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `skeeter broker` with a TLS listener on a free port (serving server.pem) plus `extra`; it
 /// and the port of its mqtts:// line.
-fn skeeter_broker_tls(pki: &Pki, extra: &[&str]) -> (Killed, u16) {
-    use std::io::BufRead;
-    let mut broker = Killed(
-        skeeter_std()
-            .args(["broker", "-p", "0", "--tls-port", "0"])
-            .args(["--certfile", &pki.file("server.pem")])
-            .args(["--keyfile", &pki.file("server.key")])
-            .args(extra)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(broker.0.stdout.take().unwrap()).lines();
-    for line in lines.by_ref().take(4) {
-        let line = line.unwrap();
-        if let Some(port) = line.strip_prefix("listening on mqtts://127.0.0.1:") {
-            let port = port.trim().parse().unwrap();
-            // Keep reading stdout so the broker never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (broker, port);
-        }
-    }
-    panic!("skeeter broker printed no mqtts:// listener");
+fn skeeter_broker_tls(pki: &Pki, extra: &[&str]) -> (SkeeterBroker, u16) {
+    let (certfile, keyfile) = (pki.file("server.pem"), pki.file("server.key"));
+    let mut args = vec!["-p", "0", "--tls-port", "0"];
+    args.extend(["--certfile", &certfile, "--keyfile", &keyfile]);
+    args.extend(extra);
+    let (broker, lines) = skeeter_broker(&args, 2);
+    (broker, listening_port(&lines, "mqtts"))
 }
 
 #[test]

@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Background, Mosquitto, free_port, skeeter, skeeter_std};
+use common::{
+    Background, Mosquitto, SkeeterBroker, free_port, listening_port, skeeter, skeeter_broker,
+    skeeter_std,
+};
 
 /// mosquitto with a websockets listener on a free port too; the port, once it accepts. The
 /// port can be taken by another process before mosquitto binds it (it then exits): try again.
@@ -101,39 +104,10 @@ fn ws_refuses_what_it_cannot_do() {
     }
 }
 
-/// A broker process, killed (by PID) when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `skeeter broker --ws-port 0` in the background; it and its WebSocket port.
-fn skeeter_broker_ws() -> (Killed, u16) {
-    use std::io::BufRead;
-    let mut broker = Killed(
-        skeeter_std()
-            .args(["broker", "-p", "0", "--ws-port", "0"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(broker.0.stdout.take().unwrap()).lines();
-    for line in lines.by_ref().take(4) {
-        let line = line.unwrap();
-        if let Some(port) = line.strip_prefix("listening on ws://127.0.0.1:") {
-            let port = port.trim().parse().unwrap();
-            // Keep reading stdout so the broker never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (broker, port);
-        }
-    }
-    panic!("skeeter broker printed no ws:// listener");
+fn skeeter_broker_ws() -> (SkeeterBroker, u16) {
+    let (broker, lines) = skeeter_broker(&["-p", "0", "--ws-port", "0"], 2);
+    (broker, listening_port(&lines, "ws"))
 }
 
 #[test]

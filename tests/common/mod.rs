@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use skeeter::broker::{BackgroundBroker, Config};
 
 pub mod pki;
+pub mod watched;
 
 /// The skeeter binary under test.
 pub fn bin() -> PathBuf {
@@ -133,6 +134,69 @@ pub fn have(program: &str) -> bool {
         note_skipped(&format!("{program} is not installed"));
     }
     found
+}
+
+/// Whether python3 can import paho-mqtt; skips (or, under SKEETER_REQUIRE_INTEROP, fails) if not.
+pub fn have_paho() -> bool {
+    if !have("python3") {
+        return false;
+    }
+    let found = Command::new("python3")
+        .args(["-c", "import paho.mqtt.client"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var_os("SKEETER_REQUIRE_INTEROP").is_some() {
+            panic!("python3 cannot import paho.mqtt, and SKEETER_REQUIRE_INTEROP is set");
+        }
+        note_skipped("python3 cannot import paho.mqtt (pip install paho-mqtt)");
+    }
+    found
+}
+
+/// Whether a helper program (not an MQTT implementation) is installed; its absence only skips
+/// part of a test, even under SKEETER_REQUIRE_INTEROP.
+pub fn installed(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// `python3 tests/interop/SCRIPT ARGS` (a paho-mqtt script), at most 60 s; its output.
+pub fn run_python(script: &str, args: &[&str]) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(script);
+    assert_cmd::Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+/// Bytes as text, for comparisons and messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Assert that a run failed with `code`, printed nothing on stdout and exactly one line,
+/// starting `skeeter: error:`, on stderr; returns that line.
+pub fn one_error_line(output: &std::process::Output, code: i32) -> String {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(text(&output.stdout), "");
+    assert!(
+        stderr.starts_with("skeeter: error:")
+            && stderr.ends_with('\n')
+            && stderr.lines().count() == 1,
+        "stderr is not one 'skeeter: error:' line: {stderr:?}"
+    );
+    stderr
 }
 
 /// Say on the terminal that a test is skipped. Written straight to stderr, because libtest hides
@@ -321,4 +385,122 @@ pub fn skeeter_sub(port: u16, args: &[&str]) -> Background {
         .args(["sub", "-d", "-p", &port.to_string()])
         .args(args);
     Background::spawn(command, "received SUBACK")
+}
+
+/// A `skeeter broker` process (stdin closed; stdout and stderr read line by line in the
+/// background, so it never blocks on a full pipe), killed (by its own handle) when dropped.
+pub struct SkeeterBroker {
+    child: Option<Child>,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl SkeeterBroker {
+    /// `skeeter broker ARGS` in the background.
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> SkeeterBroker {
+        let mut child = skeeter_std()
+            .arg("broker")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start skeeter broker");
+        let stdout = read_lines(child.stdout.take().unwrap());
+        let stderr = read_lines(child.stderr.take().unwrap());
+        SkeeterBroker {
+            child: Some(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The next line of stdout, waiting at most `limit`; None if none came (or stdout closed).
+    pub fn next_line(&self, limit: Duration) -> Option<String> {
+        self.stdout.recv_timeout(limit).ok()
+    }
+
+    /// stderr, line by line as it comes.
+    pub fn stderr(&self) -> &mpsc::Receiver<String> {
+        &self.stderr
+    }
+
+    /// SIGTERM to this broker (by its PID), then wait (at most 10 s, then SIGKILL) for its exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.wait().unwrap()
+    }
+
+    /// Kill the broker (if it still runs); its exit code and all it wrote on stderr.
+    pub fn kill_with_stderr(mut self) -> (Option<i32>, String) {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        // The reader ends at EOF, once the broker has exited.
+        while let Ok(line) = self.stderr.recv() {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for SkeeterBroker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `skeeter broker ARGS` in the background; it and the first `lines` lines of its stdout (its
+/// `listening on SCHEME://ADDRESS` lines, one per listener), each awaited at most 10 s.
+pub fn skeeter_broker<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    lines: usize,
+) -> (SkeeterBroker, Vec<String>) {
+    let broker = SkeeterBroker::spawn(args);
+    let mut got = Vec::new();
+    while got.len() < lines {
+        match broker.next_line(Duration::from_secs(10)) {
+            Some(line) => got.push(line),
+            None => panic!("skeeter broker printed only {got:?}"),
+        }
+    }
+    (broker, got)
+}
+
+/// The port of the first `listening on SCHEME://HOST:PORT` line among `lines`.
+pub fn listening_port(lines: &[String], scheme: &str) -> u16 {
+    let prefix = format!("listening on {scheme}://");
+    lines
+        .iter()
+        .find_map(|line| line.trim_end().strip_prefix(&prefix))
+        .and_then(|address| address.rsplit(':').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("skeeter broker printed no {scheme}:// listener: {lines:?}"))
+}
+
+/// Every line read from `pipe`, sent as it comes; the pipe is drained to its end even when
+/// nobody listens any more.
+fn read_lines(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }

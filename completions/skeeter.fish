@@ -28,6 +28,7 @@ complete -c skeeter -n "__fish_skeeter_needs_command" -s h -l help -d 'Print hel
 complete -c skeeter -n "__fish_skeeter_needs_command" -s V -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
+complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "rr" -d 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "broker" -d 'Run the embedded MQTT broker'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
@@ -38,6 +39,11 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s m -l message -d 
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s f -l file -d 'Send the whole file as one message (binary safe)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat -d 'Send the message this many times (not with -l)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l repeat-delay -d 'Wait this long (fractions allowed) between the end of one publish and the next with --repeat' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l content-type -d 'The content type of the message (e.g. application/json)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l message-expiry -d 'The broker drops the message if not delivered within this many seconds' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l response-topic -d 'The topic a receiver should reply to (no wildcards)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l correlation-data -d 'Data for the receiver to return with its reply (sent as given)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l user-property -d 'A user property of the message (repeatable; order and duplicates kept)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
@@ -50,7 +56,9 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s u -l username -d
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
@@ -69,6 +77,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s s -l stdin-file 
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s l -l stdin-line -d 'Send each line of standard input as one message (the newline is not sent; an empty line sends an empty message; a line is held in memory whole, up to the MQTT limit of 256 MB)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s n -l null-message -d 'Send an empty (zero-length) message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l payload-is-utf8 -d 'Mark the payload as UTF-8 text (payload format indicator 1)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-retain -d 'Retain the Last Will'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
@@ -87,6 +96,9 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s C -d 'Exit after
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s W -d 'Give up after this many seconds (exit 27, \'Timed out\' on stderr)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s F -d 'Print each message with this format (see FORMAT below); takes precedence over -v' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l random-filter -d 'Print only this percentage of the messages, chosen at random (all are still counted by -C)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l retain-handling -d 'Retained messages on subscribing: 0 always, 1 only for a new subscription, 2 never [default: 0; 2 with -R]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l subscription-id -d 'Give the subscriptions this identifier; messages show it as %S (1 to 268435455)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l user-property -d 'A user property of the SUBSCRIBE (repeatable)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s h -l host -d 'Broker host name or address [default: localhost]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
@@ -99,7 +111,9 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s u -l username -d
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
@@ -121,6 +135,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l retained-only -d
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s E -d 'Exit as soon as the subscriptions are acknowledged (with -c, sets up a kept session)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pretty -d 'Indent the JSON of %j and %J'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l remove-retained -d 'Clear every retained message received: publish an empty retained message to its topic'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l no-local -d 'Do not receive the messages this connection publishes itself (subscription option)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l retain-as-published -d 'Keep the retain flag of messages as published, not only for retained ones sent on subscribing (subscription option)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-retain -d 'Retain the Last Will'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
@@ -132,6 +148,57 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s d -l debug -d 'P
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l help -d 'Print help (see more with \'--help\')'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l version -d 'Print version'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s t -l topic -d 'Topic to send the request to (no wildcards)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s e -l response-topic -d 'Topic the reply is expected on: subscribed to, and sent as the response topic' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s m -l message -d 'Send this message' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s f -l file -d 'Send the whole file as one message (binary safe)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s W -d 'Give up after this many seconds (exit 27, \'Timed out\' on stderr)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s F -d 'Print the reply with this format (see FORMAT below); takes precedence over -v' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s h -l host -d 'Broker host name or address [default: localhost]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s u -l username -d 'User name to authenticate with' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l cafile -d 'Turn TLS on and trust the CA certificates of this PEM file (default port 8883)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l capath -d 'Turn TLS on and trust the PEM CA certificates of the files in this directory' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l cert -d 'Client certificate (PEM) to present to the broker; needs --key' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l key -d 'Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
+tlsv1.3\t''"
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s n -l null-message -d 'Send an empty (zero-length) message'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s v -l verbose -d 'Print the topic before the reply: \'topic payload\''
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s N -d 'Do not print a newline after the reply'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l pretty -d 'Indent the JSON of %j and %J'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-retain -d 'Retain the Last Will'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l no-tls -d 'No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an options file, or for plain MQTT on port 8883)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s d -l debug -d 'Print a trace of the MQTT packets sent and received on stderr'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l help -d 'Print help (see more with \'--help\')'
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s p -l port -d 'Port to listen on (0 picks a free one; the bound address is printed)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l bind -d 'Address to listen on (0.0.0.0 or :: for every interface)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s c -l config-file -d 'Read the listeners and authentication settings from a mosquitto.conf: listener, port, bind_address, protocol, certfile, keyfile, cafile, require_certificate, use_identity_as_username, password_file, acl_file, allow_anonymous, comments. Any other directive is an error. Not with the options it replaces; -p and --bind count only when the file has no listener' -r -F
@@ -161,10 +228,11 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s h -l help -d '
 complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s V -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub broker passwd links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "rr" -d 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr broker passwd links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -20,7 +20,8 @@ use crate::topic;
     about = "MQTT toolkit for sysadmins: publish, subscribe and an embedded broker",
     long_about = "skeeter publishes and subscribes to MQTT topics from the shell, and carries a \
                   small MQTT broker for local use and tests. Invoked through a link named \
-                  mosquitto_pub, mosquitto_sub, skeeter-pub, skeeter-sub or skeeter-broker, it \
+                  mosquitto_pub, mosquitto_sub, mosquitto_rr, skeeter-pub, skeeter-sub, \
+                  skeeter-rr or skeeter-broker, it \
                   acts as that subcommand directly (see 'skeeter links').",
     after_long_help = EXIT_STATUS_HELP,
     propagate_version = true,
@@ -36,6 +37,8 @@ pub enum Command {
     Pub(PubArgs),
     /// Subscribe to topic filters and print the messages received.
     Sub(SubArgs),
+    /// Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr).
+    Rr(RrArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
     /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
@@ -123,7 +126,18 @@ pub struct ConnectArgs {
     #[arg(short = 'c', long, env = "SKEETER_DISABLE_CLEAN_SESSION", value_parser = BoolishValueParser::new())]
     pub disable_clean_session: bool,
 
-    /// MQTT protocol version: 311 (or mqttv311), or 31 (or mqttv31) for old brokers.
+    /// MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default:
+    /// 0; forever with -c].
+    #[arg(short = 'x', long = "session-expiry", env = "SKEETER_SESSION_EXPIRY", value_parser = parse_session_expiry, allow_negative_numbers = true, value_name = "SECS", help_heading = "MQTT 5")]
+    pub session_expiry: Option<u32>,
+
+    /// MQTT 5: a property, as mosquitto's -D: COMMAND NAME VALUE, or COMMAND user-property KEY
+    /// VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will.
+    #[arg(short = 'D', long = "property", value_parser = crate::client::properties::parse_property_arg, value_name = "COMMAND NAME VALUE", help_heading = "MQTT 5")]
+    pub property: Vec<crate::client::properties::PropertyArg>,
+
+    /// MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old
+    /// brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5.
     #[arg(
         short = 'V',
         long,
@@ -280,15 +294,45 @@ pub enum ProtocolVersion {
     V31,
     /// MQTT 3.1.1 (protocol name "MQTT", level 4).
     V311,
+    /// MQTT 5 (protocol name "MQTT", level 5).
+    V5,
+}
+
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProtocolVersion::V31 => "3.1",
+            ProtocolVersion::V311 => "3.1.1",
+            ProtocolVersion::V5 => "5",
+        })
+    }
 }
 
 fn parse_protocol_version(value: &str) -> Result<ProtocolVersion, String> {
     match value {
         "311" | "mqttv311" => Ok(ProtocolVersion::V311),
         "31" | "mqttv31" => Ok(ProtocolVersion::V31),
-        "5" | "mqttv5" => Err("MQTT 5 is not supported yet; use 311 or 31".into()),
-        _ => Err("expected 311 (mqttv311) or 31 (mqttv31)".into()),
+        "5" | "mqttv5" => Ok(ProtocolVersion::V5),
+        _ => Err("expected 311 (mqttv311) or 31 (mqttv31), or 5 (mqttv5)".into()),
     }
+}
+
+/// -x: a session expiry interval in seconds; -1 (or 4294967295) means never.
+fn parse_session_expiry(value: &str) -> Result<u32, String> {
+    match value {
+        "-1" => Ok(u32::MAX),
+        _ => value.parse::<u32>().map_err(|_| {
+            format!("'{value}' is not a session expiry interval (0 to 4294967295 s, or -1)")
+        }),
+    }
+}
+
+/// --user-property KEY=VALUE.
+fn parse_user_property(value: &str) -> Result<(String, String), String> {
+    value
+        .split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("'{value}' is not KEY=VALUE"))
 }
 
 /// A --proxy URL, checked here so a bad one is a usage error; kept as given (see
@@ -307,7 +351,10 @@ Format (-F), as mosquitto_sub's:
      \"payload\":[0,255,0], so the output is always valid JSON
   %J the same with a payload that is itself JSON embedded as sent, without its blanks; a
      payload that is not JSON prints nothing there, and a warning on stderr
-  %A %C %D %E %F %P %R %S  MQTT 5 properties: empty (or padding) for MQTT 3.1.1 messages
+  MQTT 5 properties (empty, or padding, when absent): %A topic alias   %C content type
+     %D correlation data   %E message expiry interval   %F payload format indicator
+     %P user properties, k1:v1 k2:v2   %R response topic   %S subscription identifier;
+     %j and %J show them in \"properties\" (mosquitto's names)
   @X strftime(3) conversion X of the local time (@Y, @m, @d, @H, ...)   @N nanoseconds   @@ a @
   \\\\ \\0 \\a \\e \\n \\r \\t \\v  backslash, NUL, bell, escape, newline, return, tab, vertical tab
   Flags, width and precision as in printf: %-10t, %08l, %.5t; a width truncates %p and %x.";
@@ -321,6 +368,12 @@ Differences from mosquitto_pub 2.0 (its bugs are not copied):
   -L percent-decodes the user, password and topic and takes IPv6 hosts as [::1]; -h, -p, -u, -P
   and -t take precedence over the URL's parts wherever they stand.
   A publish that cannot be completed (connection lost) exits 7; mosquitto_pub may exit 0.
+  With -V 5, a message the broker refuses (PUBACK or PUBREC reason code 0x80 or more, e.g. 0x87
+  not authorized) exits 12; mosquitto_pub warns and exits 0.
+  -D and the other MQTT 5 options need -V 5 (mosquitto_pub's -D switches to MQTT 5 by itself);
+  -D for a packet pub never sends (subscribe, unsubscribe) is an error, not ignored; -D
+  disconnect, topic-alias, topic-alias-maximum and the authentication properties are not
+  supported.
   -d writes its trace to stderr, not among the output; --help and --version exit 0.";
 
 /// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.
@@ -333,6 +386,7 @@ Differences from mosquitto_sub 2.0 (its bugs are not copied):
   NUL (mosquitto_sub cuts it); %J embeds the payload as sent, without reformatting numbers; a
   width on %x with a shorter payload keeps every byte; precision never splits a UTF-8 character;
   @Z prints the offset (+00:00), not the zone name; the clock is read once per message.
+  -D and the other MQTT 5 options need -V 5, as for pub; -D publish is an error for sub.
   -L as for pub. A closed pipe on stdout ends the run with a DISCONNECT and exit 0 (mosquitto_sub
   2.0.15 and later are killed by SIGPIPE); -W before the connection is up exits 27, not 255.
   -d writes its trace to stderr, not among the messages; --help and --version exit 0.";
@@ -358,11 +412,13 @@ fn parse_percentage(value: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_seconds(value: &str) -> Result<f64, String> {
-    match value.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
-        _ => Err(format!("'{value}' is not a number of seconds")),
-    }
+/// Seconds, fractions allowed, as a Duration (so a huge value is refused here, not a panic later).
+fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("'{value}' is not a number of seconds"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -408,10 +464,42 @@ pub struct PubArgs {
 
     /// Wait this long (fractions allowed) between the end of one publish and the next with --repeat.
     #[arg(long, default_value = "0", value_parser = parse_seconds, value_name = "SECS", help_heading = "Message")]
-    pub repeat_delay: f64,
+    pub repeat_delay: std::time::Duration,
+
+    #[command(flatten)]
+    pub properties: PublishPropertyArgs,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// The MQTT 5 properties of each PUBLISH (pub, and rr's request).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "MQTT 5")]
+pub struct PublishPropertyArgs {
+    /// The content type of the message (e.g. application/json).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+
+    /// The broker drops the message if not delivered within this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub message_expiry: Option<u32>,
+
+    /// The topic a receiver should reply to (no wildcards).
+    #[arg(long, value_parser = parse_topic_name, value_name = "TOPIC")]
+    pub response_topic: Option<String>,
+
+    /// Data for the receiver to return with its reply (sent as given).
+    #[arg(long, value_name = "DATA")]
+    pub correlation_data: Option<String>,
+
+    /// Mark the payload as UTF-8 text (payload format indicator 1).
+    #[arg(long)]
+    pub payload_is_utf8: bool,
+
+    /// A user property of the message (repeatable; order and duplicates kept).
+    #[arg(long = "user-property", value_parser = parse_user_property, value_name = "KEY=VALUE")]
+    pub user_properties: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -477,6 +565,94 @@ pub struct SubArgs {
     /// Clear every retained message received: publish an empty retained message to its topic.
     #[arg(long, help_heading = "Output")]
     pub remove_retained: bool,
+
+    /// Do not receive the messages this connection publishes itself (subscription option).
+    #[arg(long, help_heading = "MQTT 5")]
+    pub no_local: bool,
+
+    /// Keep the retain flag of messages as published, not only for retained ones sent on
+    /// subscribing (subscription option).
+    #[arg(long, help_heading = "MQTT 5")]
+    pub retain_as_published: bool,
+
+    /// Retained messages on subscribing: 0 always, 1 only for a new subscription, 2 never
+    /// [default: 0; 2 with -R].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2), value_name = "0|1|2", help_heading = "MQTT 5")]
+    pub retain_handling: Option<u8>,
+
+    /// Give the subscriptions this identifier; messages show it as %S (1 to 268435455).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=268_435_455), value_name = "N", help_heading = "MQTT 5")]
+    pub subscription_id: Option<u32>,
+
+    /// A user property of the SUBSCRIBE (repeatable).
+    #[arg(long = "user-property", value_parser = parse_user_property, value_name = "KEY=VALUE", help_heading = "MQTT 5")]
+    pub user_properties: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// How `rr` (and the mosquitto_rr link) works, and where it differs from mosquitto_rr 2.0.
+const RR_NOTES: &str = "\
+rr subscribes to the response topic (-e), publishes the message to -t with that response topic
+and a correlation data of its own, prints the first message on -e carrying that correlation data
+(with sub's output rules: -v, -N, -F), and disconnects. It always speaks MQTT 5.
+Differences from mosquitto_rr 2.0: the reply is matched on its correlation data (mosquitto_rr
+takes any message on -e, even a retained one); -f and -s are read (mosquitto_rr sends an empty
+message); rr sends DISCONNECT, so a will is not published; -V other than 5 is an error.";
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true,
+    mut_arg("protocol_version", |arg| arg.default_value("5")),
+    after_long_help = format!("{FORMAT_HELP}\n\n{RR_NOTES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+)]
+pub struct RrArgs {
+    /// Topic to send the request to (no wildcards).
+    #[arg(short = 't', long, value_parser = parse_topic_name, required_unless_present = "url")]
+    pub topic: Option<String>,
+
+    /// Topic the reply is expected on: subscribed to, and sent as the response topic.
+    #[arg(short = 'e', long = "response-topic", value_parser = parse_topic_name, value_name = "TOPIC")]
+    pub response_topic: String,
+
+    /// Send this message.
+    #[arg(short = 'm', long, value_name = "MESSAGE", help_heading = "Message")]
+    pub message: Option<String>,
+
+    /// Send the whole file as one message (binary safe).
+    #[arg(short = 'f', long, value_name = "FILE", help_heading = "Message")]
+    pub file: Option<PathBuf>,
+
+    /// Send all of standard input as one message (binary safe).
+    #[arg(short = 's', long, help_heading = "Message")]
+    pub stdin_file: bool,
+
+    /// Send an empty (zero-length) message.
+    #[arg(short = 'n', long, help_heading = "Message")]
+    pub null_message: bool,
+
+    /// Print the topic before the reply: 'topic payload'.
+    #[arg(short = 'v', long, help_heading = "Output")]
+    pub verbose: bool,
+
+    /// Do not print a newline after the reply.
+    #[arg(short = 'N', help_heading = "Output")]
+    pub no_newline: bool,
+
+    /// Give up after this many seconds (exit 27, 'Timed out' on stderr).
+    #[arg(short = 'W', value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Output")]
+    pub timeout: Option<u64>,
+
+    /// Print the reply with this format (see FORMAT below); takes precedence over -v.
+    #[arg(short = 'F', value_name = "FORMAT", help_heading = "Output")]
+    pub format: Option<String>,
+
+    /// Indent the JSON of %j and %J.
+    #[arg(long, help_heading = "Output")]
+    pub pretty: bool,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -670,6 +846,7 @@ pub enum GenerateWhat {
 pub enum Personality {
     Pub,
     Sub,
+    Rr,
     Broker,
 }
 
@@ -680,6 +857,8 @@ pub const LINK_NAMES: &[(&str, Personality)] = &[
     ("skeeter-broker", Personality::Broker),
     ("mosquitto_pub", Personality::Pub),
     ("mosquitto_sub", Personality::Sub),
+    ("skeeter-rr", Personality::Rr),
+    ("mosquitto_rr", Personality::Rr),
 ];
 
 /// Which tool a program name stands for, if it is one of the link names.
@@ -704,6 +883,7 @@ mod tests {
             PubArgs::augment_args(clap::Command::new(name).version("1")).debug_assert();
         }
         SubArgs::augment_args(clap::Command::new("mosquitto_sub").version("1")).debug_assert();
+        RrArgs::augment_args(clap::Command::new("mosquitto_rr").version("1")).debug_assert();
         BrokerArgs::augment_args(clap::Command::new("skeeter-broker").version("1")).debug_assert();
     }
 

@@ -15,7 +15,8 @@ pub enum Code {
     Failure,
     /// 2: bad command line: unknown flag, bad value, bad topic, missing or conflicting options.
     Usage,
-    /// 1 to 5 (MQTT 3.1.1 CONNACK return code): the broker refused the connection.
+    /// 1 to 5 (MQTT 3.1.1 CONNACK return code) or 128 to 159 (MQTT 5 CONNACK reason code):
+    /// the broker refused the connection.
     Refused(u8),
     /// 7: the connection was lost before the work was done (for pub: before every acknowledgement).
     ConnectionLost,
@@ -26,6 +27,9 @@ pub enum Code {
     Input,
     /// 11: the broker could not listen (address in use, permission denied).
     Listen,
+    /// 12: MQTT 5: the broker refused a message it acknowledged (PUBACK or PUBREC with a reason
+    /// code of 0x80 or more, e.g. 0x87 not authorized). mosquitto_pub exits 0 there.
+    NotAccepted,
     /// 27: `-W` ran out before the work was done.
     Timeout,
 }
@@ -50,6 +54,7 @@ impl Code {
             Code::Tls => 8,
             Code::Input => 10,
             Code::Listen => 11,
+            Code::NotAccepted => 12,
             Code::Timeout => 27,
         }
     }
@@ -63,11 +68,15 @@ Exit status:
   2    bad command line (unknown option, bad value, bad topic)
   1-5  the broker refused the connection: the CONNACK return code (4 bad username or password,
        5 not authorised)
+  128-159  with -V 5, the broker refused the connection: the CONNACK reason code (134 bad user
+       name or password, 135 not authorized, ...)
   7    the connection was lost before the work was done
   8    TLS failed: the broker's certificate was not accepted (unknown authority, expired, another
        host name), or the broker refused the TLS handshake (e.g. it wants a client certificate)
   10   an input file or standard input could not be read
   11   the broker could not listen on its address (in use, permission denied)
+  12   with -V 5, the broker refused a message (a PUBACK or PUBREC reason code of 0x80 or more,
+       e.g. 0x87 not authorized); mosquitto_pub exits 0
   27   -W timed out
 Run as mosquitto_pub or mosquitto_sub, a bad command line and an unreadable input exit 1, as
 mosquitto's do.";

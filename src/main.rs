@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         return exit_code(Code::Usage);
     }
 
+    group_property_args(&mut args, personality);
     let parsed = match personality {
         Some(personality) => {
             args[0] = program.clone().into();
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         match command {
             Command::Pub(args) => cmd::publish::run(args).await,
             Command::Sub(args) => cmd::subscribe::run(args).await,
+            Command::Rr(args) => cmd::rr::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Links(args) => cmd::links::run(args),
             Command::Passwd(args) => cmd::passwd::run(args),
@@ -95,10 +97,12 @@ fn insert_options_file(
     let (tool, start) = match personality {
         Some(Personality::Pub) => ("pub", 1),
         Some(Personality::Sub) => ("sub", 1),
+        Some(Personality::Rr) => ("rr", 1),
         Some(Personality::Broker) => return Ok(()),
         None => match args.get(1).and_then(|a| a.to_str()) {
             Some("pub") => ("pub", 2),
             Some("sub") => ("sub", 2),
+            Some("rr") => ("rr", 2),
             _ => return Ok(()),
         },
     };
@@ -108,6 +112,19 @@ fn insert_options_file(
     let words = options_file::read(&path, required)?;
     args.splice(start..start, words);
     Ok(())
+}
+
+/// pub and sub: each -D's 3 or 4 words become one, for clap (see client::properties).
+fn group_property_args(args: &mut Vec<std::ffi::OsString>, personality: Option<Personality>) {
+    let start = match personality {
+        Some(Personality::Pub | Personality::Sub | Personality::Rr) => 1,
+        Some(_) => return,
+        None => match args.get(1).and_then(|a| a.to_str()) {
+            Some("pub" | "sub" | "rr") => 2,
+            _ => return,
+        },
+    };
+    skeeter::client::properties::group_property_args(args, start);
 }
 
 /// Parse argv as one subcommand run directly under a link name (flags start at argv[1]).
@@ -121,6 +138,7 @@ fn parse_as(
     let command = match personality {
         Personality::Pub => cli::PubArgs::augment_args(clap::Command::new(name)),
         Personality::Sub => cli::SubArgs::augment_args(clap::Command::new(name)),
+        Personality::Rr => cli::RrArgs::augment_args(clap::Command::new(name)),
         Personality::Broker => cli::BrokerArgs::augment_args(clap::Command::new(name)),
     };
     let matches = command
@@ -130,6 +148,7 @@ fn parse_as(
         command: match personality {
             Personality::Pub => Command::Pub(cli::PubArgs::from_arg_matches(&matches)?),
             Personality::Sub => Command::Sub(cli::SubArgs::from_arg_matches(&matches)?),
+            Personality::Rr => Command::Rr(cli::RrArgs::from_arg_matches(&matches)?),
             Personality::Broker => Command::Broker(cli::BrokerArgs::from_arg_matches(&matches)?),
         },
     })
@@ -156,7 +175,7 @@ fn usage_error(err: clap::Error, exit_code: impl Fn(Code) -> ExitCode) -> ExitCo
 
 /// The first line of a clap error, without its "error: " prefix.
 fn one_line(err: &clap::Error) -> String {
-    let rendered = err.render().to_string();
+    let rendered = err.render().to_string().replace('\0', " ");
     let first = rendered.lines().next().unwrap_or("invalid command line");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "the following required arguments were not provided:" lists them on indented lines.

@@ -256,16 +256,16 @@ async fn first_packet_must_be_connect_and_only_once() {
 async fn unsupported_protocol_versions_get_connack_1() {
     let broker = start().await;
     let addr = broker.local_addr();
-    // MQTT 3.1 ("MQIsdp"/3) is served: see tests/mqtt31.rs.
-    let mqtt5: &[u8] = &[
-        0x10, 0x0f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x00, 0x00, 0x02,
-        b'v', b'5',
+    // MQTT 3.1 ("MQIsdp"/3) and MQTT 5 are served: see tests/mqtt31.rs, tests/broker_v5.rs.
+    let mqtt6: &[u8] = &[
+        0x10, 0x0f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06, 0x02, 0x00, 0x3c, 0x00, 0x00, 0x02,
+        b'v', b'6',
     ];
     let mqisdp4: &[u8] = &[
         0x10, 0x11, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x04, 0x02, 0x00, 0x3c, 0x00,
         0x03, b'o', b'd', b'd',
     ];
-    for connect in [mqtt5, mqisdp4] {
+    for connect in [mqtt6, mqisdp4] {
         let mut client = Raw::open(addr).await;
         client.send_raw(connect).await;
         assert_eq!(

@@ -37,6 +37,9 @@ fn usage_errors_are_one_line_and_exit_2() {
         &["sub", "-t", "a", "-R", "--retained-only"],
         &["sub", "-t", "a", "-T", "x#"],
         &["broker", "--bind", "not-an-address"],
+        &["pub", "-t", "a", "-m", "x", "--repeat-delay", "1e300"],
+        &["pub", "-t", "a", "-m", "x", "--repeat-delay", "-1"],
+        &["pub", "-t", "a", "-m", "x", "--repeat-delay", "NaN"],
     ];
     for args in cases {
         let out = skeeter().args(*args).output().unwrap();
@@ -66,16 +69,16 @@ fn checks_beyond_clap_are_usage_errors_too() {
 }
 
 #[test]
-fn later_protocol_versions_are_refused_clearly() {
-    // 31 / mqttv31 is served: see tests/mqtt31.rs.
-    for version in ["5", "mqttv5"] {
+fn unknown_protocol_versions_are_refused_clearly() {
+    // 31 and 5 are served: see tests/mqtt31.rs and tests/mqtt5_client.rs.
+    for version in ["6", "mqttv6"] {
         let out = skeeter()
             .args(["pub", "-t", "a", "-m", "x", "-V", version])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2));
         let text = assert_one_error_line(&out.stderr);
-        assert!(text.contains("not supported yet"), "{text}");
+        assert!(text.contains("expected 311"), "{text}");
     }
 }
 
@@ -114,6 +117,26 @@ fn no_broker_listening_exits_1_with_one_line() {
         let text = assert_one_error_line(&out.stderr);
         assert!(text.contains("cannot connect"), "{text}");
     }
+}
+
+#[test]
+fn extreme_numbers_never_panic() {
+    let port = common::free_port().to_string();
+    // -W beyond what a clock can hold means no deadline; the run ends on the refused connection.
+    let out = skeeter()
+        .args(["sub", "-p", &port, "-t", "a", "-W", &u64::MAX.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&out.stderr);
+    let out = skeeter()
+        .args([
+            "pub", "-p", &port, "-t", "a", "-m", "x", "-k", "65535", "-M", "65535",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&out.stderr);
 }
 
 #[test]

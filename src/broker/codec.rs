@@ -4,9 +4,15 @@
 use bytes::{Buf, BufMut, BytesMut};
 use rumqttc::mqttbytes::v4::Packet;
 use rumqttc::mqttbytes::{self, QoS};
+use rumqttc::v5::mqttbytes as mqttbytes5;
+use rumqttc::v5::mqttbytes::v5 as m5;
 
 use crate::topic;
 use crate::wire::put_remaining_length;
+
+/// The topic aliases an MQTT 5 client may use towards the broker (CONNACK topic_alias_max),
+/// as many as mosquitto allows by default.
+pub(crate) const TOPIC_ALIAS_MAX: u16 = 10;
 
 /// Largest remaining length MQTT can express.
 const MAX_REMAINING_LENGTH: usize = 268_435_455;
@@ -20,6 +26,12 @@ pub(crate) enum ProtocolError {
     Malformed(&'static str),
     #[error("malformed packet: {0}")]
     Codec(mqttbytes::Error),
+    #[error("malformed packet: {0}")]
+    Codec5(mqttbytes5::Error),
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
+    #[error("topic alias {0} is not within 1..={TOPIC_ALIAS_MAX}")]
+    TopicAlias(u16),
     #[error("bad topic {topic:?}: {reason}")]
     Topic {
         topic: String,
@@ -27,26 +39,43 @@ pub(crate) enum ProtocolError {
     },
 }
 
-/// The protocol versions the broker serves. Both are handled by rumqttc's v4 codec: a 3.1
-/// CONNECT is first rewritten into its 3.1.1 form ([`connect_as_311`]); later packets are the
-/// same in both.
+impl ProtocolError {
+    /// The MQTT 5 reason code a DISCONNECT carries for this error.
+    pub fn reason_code(&self) -> u8 {
+        match self {
+            ProtocolError::TooLarge { .. } => 0x95,
+            ProtocolError::Malformed(_) | ProtocolError::Codec(_) | ProtocolError::Codec5(_) => {
+                0x81
+            }
+            ProtocolError::Protocol(_) => 0x82,
+            ProtocolError::TopicAlias(_) => 0x94,
+            ProtocolError::Topic { .. } => 0x90,
+        }
+    }
+}
+
+/// The protocol versions the broker serves. 3.1 and 3.1.1 are handled by rumqttc's v4 codec: a
+/// 3.1 CONNECT is first rewritten into its 3.1.1 form ([`connect_as_311`]); later packets are
+/// the same in both. MQTT 5 goes through rumqttc's v5 codec ([`read_packet_v5`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
     /// MQTT 3.1 ("MQIsdp", level 3).
     V31,
     /// MQTT 3.1.1 ("MQTT", level 4).
     V311,
+    /// MQTT 5 ("MQTT", level 5).
+    V5,
 }
 
 impl Protocol {
     /// 3.1 has no assigned client ids: an empty one is refused with CONNACK 2.
     pub fn assigns_client_ids(self) -> bool {
-        self == Protocol::V311
+        self != Protocol::V31
     }
 
     /// The first CONNACK byte is "session present" in 3.1.1 only; 3.1 reserves it (always 0).
     pub fn reports_session_present(self) -> bool {
-        self == Protocol::V311
+        self != Protocol::V31
     }
 }
 
@@ -55,6 +84,7 @@ impl std::fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::V31 => "MQTT 3.1",
             Protocol::V311 => "MQTT 3.1.1",
+            Protocol::V5 => "MQTT 5",
         })
     }
 }
@@ -99,7 +129,7 @@ pub(crate) fn detect_protocol(buf: &[u8]) -> ProtocolRequest {
     match (name, level) {
         (b"MQTT", 4) => ProtocolRequest::Supported(Protocol::V311),
         (b"MQIsdp", 3) => ProtocolRequest::Supported(Protocol::V31),
-        (b"MQTT", 5) => ProtocolRequest::UnsupportedVersion("MQTT 5"),
+        (b"MQTT", 5) => ProtocolRequest::Supported(Protocol::V5),
         (b"MQTT", _) => ProtocolRequest::UnsupportedVersion("this MQTT protocol level"),
         (b"MQIsdp", _) => ProtocolRequest::UnsupportedVersion("this MQIsdp protocol level"),
         _ => ProtocolRequest::NotMqtt,
@@ -289,6 +319,7 @@ fn check_packet(packet: &Packet) -> Result<(), ProtocolError> {
             }
             for filter in &subscribe.filters {
                 topic::check_filter(&filter.path).map_err(|r| bad_topic(&filter.path, r))?;
+                check_shared(&filter.path)?;
             }
         }
         Packet::Unsubscribe(unsubscribe) => {
@@ -298,6 +329,7 @@ fn check_packet(packet: &Packet) -> Result<(), ProtocolError> {
             }
             for filter in &unsubscribe.topics {
                 topic::check_filter(filter).map_err(|r| bad_topic(filter, r))?;
+                check_shared(filter)?;
             }
         }
         Packet::PubAck(ack) => check_pkid(ack.pkid)?,
@@ -309,11 +341,336 @@ fn check_packet(packet: &Packet) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// `$share/GROUP/FILTER`: a group name without wildcards, and a filter.
+fn check_shared(path: &str) -> Result<(), ProtocolError> {
+    if !path.starts_with("$share/") {
+        return Ok(());
+    }
+    match path["$share/".len()..].split_once('/') {
+        Some((group, filter))
+            if !group.is_empty() && !topic::has_wildcard(group) && !filter.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(ProtocolError::Malformed(
+            "a shared subscription needs $share/GROUP/FILTER",
+        )),
+    }
+}
+
 fn check_pkid(pkid: u16) -> Result<(), ProtocolError> {
     if pkid == 0 {
         return Err(ProtocolError::Malformed("packet id 0"));
     }
     Ok(())
+}
+
+/// What an MQTT 5 client sent: a packet rumqttc's v5 codec read, or one it cannot read
+/// (a DISCONNECT of 2 or 3 bytes, AUTH), framed here.
+#[derive(Debug)]
+// Moved once from the codec to its handler: boxing would cost an allocation per packet.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Incoming5 {
+    Packet(m5::Packet),
+    Disconnect {
+        reason: u8,
+        session_expiry: Option<u32>,
+    },
+    Auth,
+}
+
+/// [`read_packet`] for MQTT 5: the same size and flag checks, the v5 codec's gaps framed by
+/// hand, and the checks it leaves out (UTF-8 topics, wildcards, packet ids, option bits).
+pub(crate) fn read_packet_v5(
+    buf: &mut BytesMut,
+    max_packet_size: usize,
+) -> Result<Option<Incoming5>, ProtocolError> {
+    let Some(header) = parse_fixed_header(buf)? else {
+        return Ok(None);
+    };
+    if header.remaining_len > max_packet_size {
+        return Err(ProtocolError::TooLarge {
+            size: header.remaining_len,
+            max: max_packet_size,
+        });
+    }
+    let kind = header.byte1 >> 4;
+    match kind {
+        // AUTH: flags 0, any length; refused whatever it holds.
+        15 if header.byte1 & 0x0f == 0 => {}
+        14 if header.byte1 & 0x0f == 0 => {}
+        4..=7 if header.remaining_len >= 2 => check_fixed_header(header.byte1, 2)?,
+        _ => check_fixed_header(header.byte1, header.remaining_len)?,
+    }
+    let frame_len = header.header_len + header.remaining_len;
+    if buf.len() < frame_len {
+        buf.reserve(frame_len - buf.len());
+        return Ok(None);
+    }
+    let body = &buf[header.header_len..frame_len];
+    match kind {
+        15 => {
+            buf.advance(frame_len);
+            return Ok(Some(Incoming5::Auth));
+        }
+        14 if body.len() < 2 => {
+            let reason = body.first().copied().unwrap_or(0);
+            buf.advance(frame_len);
+            return Ok(Some(Incoming5::Disconnect {
+                reason,
+                session_expiry: None,
+            }));
+        }
+        1 => check_connect_flags_v5(body)?,
+        8 => check_subscribe_options_v5(body)?,
+        _ => {}
+    }
+    let mut frame = buf.split_to(frame_len);
+    let packet = match m5::Packet::read(&mut frame, None) {
+        Ok(packet) => packet,
+        // The frame is complete: a codec asking for more bytes means it is malformed.
+        Err(mqttbytes5::Error::InsufficientBytes(_)) => {
+            return Err(ProtocolError::Malformed(
+                "field runs past the end of its packet",
+            ));
+        }
+        Err(err) => return Err(ProtocolError::Codec5(err)),
+    };
+    check_packet_v5(&packet)?;
+    Ok(Some(match packet {
+        m5::Packet::Disconnect(disconnect) => Incoming5::Disconnect {
+            reason: disconnect_code(disconnect.reason_code),
+            session_expiry: disconnect
+                .properties
+                .and_then(|properties| properties.session_expiry_interval),
+        },
+        packet => Incoming5::Packet(packet),
+    }))
+}
+
+fn disconnect_code(code: m5::DisconnectReasonCode) -> u8 {
+    use m5::DisconnectReasonCode as D;
+    match code {
+        D::NormalDisconnection => 0x00,
+        D::DisconnectWithWillMessage => 0x04,
+        _ => 0x80,
+    }
+}
+
+/// The CONNECT reserved flag (a password without a user name is allowed in MQTT 5).
+fn check_connect_flags_v5(body: &[u8]) -> Result<(), ProtocolError> {
+    if let Some(&[hi, lo]) = body.get(..2)
+        && let Some(&flags) = body.get(2 + u16::from_be_bytes([hi, lo]) as usize + 1)
+        && flags & 0x01 != 0
+    {
+        return Err(ProtocolError::Malformed("CONNECT reserved flag set"));
+    }
+    Ok(())
+}
+
+/// SUBSCRIBE option bits 6 and 7 are reserved (the v5 codec ignores them).
+fn check_subscribe_options_v5(body: &[u8]) -> Result<(), ProtocolError> {
+    let Some(rest) = body.get(2..) else {
+        return Ok(());
+    };
+    let Ok(Some((len_len, properties_len))) = read_varint(rest) else {
+        return Err(ProtocolError::Malformed("bad property length"));
+    };
+    let mut at = 2 + len_len + properties_len;
+    while let Some(&[hi, lo]) = body.get(at..at + 2) {
+        at += 2 + u16::from_be_bytes([hi, lo]) as usize;
+        match body.get(at) {
+            Some(options) if options & 0b1100_0000 != 0 => {
+                return Err(ProtocolError::Malformed(
+                    "SUBSCRIBE reserved option bits set",
+                ));
+            }
+            Some(_) => at += 1,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// A variable byte integer: (bytes it took, value); None if cut short.
+fn read_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
+    let mut value = 0usize;
+    for i in 0..4 {
+        let Some(&byte) = bytes.get(i) else {
+            return Ok(None);
+        };
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((i + 1, value)));
+        }
+    }
+    Err(ProtocolError::Malformed(
+        "variable byte integer longer than 4 bytes",
+    ))
+}
+
+/// A v5 topic is raw bytes in the codec: it must be UTF-8 (and a valid name) here.
+pub(crate) fn topic_v5(topic: &[u8]) -> Result<&str, ProtocolError> {
+    std::str::from_utf8(topic).map_err(|_| ProtocolError::Malformed("topic is not UTF-8"))
+}
+
+fn check_packet_v5(packet: &m5::Packet) -> Result<(), ProtocolError> {
+    let bad_topic = |topic: &str, reason| ProtocolError::Topic {
+        topic: topic.to_owned(),
+        reason,
+    };
+    match packet {
+        m5::Packet::Connect(_, Some(will), _) => {
+            let name = topic_v5(&will.topic)?;
+            topic::check_name(name).map_err(|r| bad_topic(name, r))?;
+        }
+        m5::Packet::Publish(publish) => {
+            let name = topic_v5(&publish.topic)?;
+            let mut alias = None;
+            if let Some(properties) = &publish.properties {
+                alias = properties.topic_alias;
+                if let Some(alias) = alias
+                    && !(1..=TOPIC_ALIAS_MAX).contains(&alias)
+                {
+                    return Err(ProtocolError::TopicAlias(alias));
+                }
+                if !properties.subscription_identifiers.is_empty() {
+                    return Err(ProtocolError::Protocol(
+                        "subscription identifier in a client PUBLISH",
+                    ));
+                }
+                if let Some(response_topic) = &properties.response_topic {
+                    topic::check_name(response_topic).map_err(|r| bad_topic(response_topic, r))?;
+                }
+            }
+            // An empty topic stands for the one its alias was set to (resolved by the caller).
+            if !(name.is_empty() && alias.is_some()) {
+                topic::check_name(name).map_err(|r| bad_topic(name, r))?;
+            }
+        }
+        m5::Packet::Subscribe(subscribe) => {
+            check_pkid(subscribe.pkid)?;
+            if subscribe.filters.is_empty() {
+                return Err(ProtocolError::Malformed("SUBSCRIBE without filters"));
+            }
+            if let Some(properties) = &subscribe.properties
+                && properties.id == Some(0)
+            {
+                return Err(ProtocolError::Protocol("subscription identifier 0"));
+            }
+            for filter in &subscribe.filters {
+                topic::check_filter(&filter.path).map_err(|r| bad_topic(&filter.path, r))?;
+                check_shared(&filter.path)?;
+                if filter.nolocal && filter.path.starts_with("$share/") {
+                    return Err(ProtocolError::Protocol("no-local on a shared subscription"));
+                }
+            }
+        }
+        m5::Packet::Unsubscribe(unsubscribe) => {
+            check_pkid(unsubscribe.pkid)?;
+            if unsubscribe.filters.is_empty() {
+                return Err(ProtocolError::Malformed("UNSUBSCRIBE without filters"));
+            }
+            for filter in &unsubscribe.filters {
+                topic::check_filter(filter).map_err(|r| bad_topic(filter, r))?;
+                check_shared(filter)?;
+            }
+        }
+        m5::Packet::PubAck(ack) => check_pkid(ack.pkid)?,
+        m5::Packet::PubRec(ack) => check_pkid(ack.pkid)?,
+        m5::Packet::PubRel(ack) => check_pkid(ack.pkid)?,
+        m5::Packet::PubComp(ack) => check_pkid(ack.pkid)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// rumqttc has one QoS type per codec: the broker keeps the v4 one.
+pub(crate) fn qos_from_v5(qos: mqttbytes5::QoS) -> QoS {
+    match qos {
+        mqttbytes5::QoS::AtMostOnce => QoS::AtMostOnce,
+        mqttbytes5::QoS::AtLeastOnce => QoS::AtLeastOnce,
+        mqttbytes5::QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+pub(crate) fn qos_to_v5(qos: QoS) -> mqttbytes5::QoS {
+    match qos {
+        QoS::AtMostOnce => mqttbytes5::QoS::AtMostOnce,
+        QoS::AtLeastOnce => mqttbytes5::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => mqttbytes5::QoS::ExactlyOnce,
+    }
+}
+
+/// Append an MQTT 5 control packet (CONNACK, SUBACK, UNSUBACK, acks with a reason code).
+pub(crate) fn encode_v5(out: &mut BytesMut, packet: &m5::Packet) {
+    let before = out.len();
+    if packet.write(out, None).is_err() {
+        out.truncate(before);
+    }
+}
+
+/// An MQTT 5 PUBACK (0x40) or PUBREC (0x50) with a reason code and no properties, in its
+/// short form (remaining length 3), as mosquitto writes it.
+pub(crate) fn ack_v5(byte1: u8, pkid: u16, reason: u8) -> [u8; 5] {
+    let [hi, lo] = pkid.to_be_bytes();
+    [byte1, 0x03, hi, lo, reason]
+}
+
+/// An MQTT 5 DISCONNECT from the broker: reason code and an empty property list (4 bytes,
+/// which every v5 codec reads, rumqttc's included).
+pub(crate) fn disconnect_v5(reason: u8) -> [u8; 4] {
+    [0xe0, 0x02, reason, 0x00]
+}
+
+/// The property block of an outgoing MQTT 5 PUBLISH (its length first): the publisher's
+/// properties minus any alias, the remaining expiry, and this subscriber's subscription ids.
+pub(crate) fn publish_properties(
+    out: &mut BytesMut,
+    properties: Option<&m5::PublishProperties>,
+    expiry: Option<u32>,
+    subscription_ids: &[u32],
+) {
+    let mut block = BytesMut::new();
+    let put_string = |block: &mut BytesMut, text: &[u8]| {
+        block.put_u16(text.len() as u16);
+        block.extend_from_slice(text);
+    };
+    if let Some(p) = properties {
+        if let Some(indicator) = p.payload_format_indicator {
+            block.put_u8(0x01);
+            block.put_u8(indicator);
+        }
+    }
+    if let Some(expiry) = expiry {
+        block.put_u8(0x02);
+        block.put_u32(expiry);
+    }
+    if let Some(p) = properties {
+        if let Some(content_type) = &p.content_type {
+            block.put_u8(0x03);
+            put_string(&mut block, content_type.as_bytes());
+        }
+        if let Some(response_topic) = &p.response_topic {
+            block.put_u8(0x08);
+            put_string(&mut block, response_topic.as_bytes());
+        }
+        if let Some(data) = &p.correlation_data {
+            block.put_u8(0x09);
+            put_string(&mut block, data);
+        }
+        for (key, value) in &p.user_properties {
+            block.put_u8(0x26);
+            put_string(&mut block, key.as_bytes());
+            put_string(&mut block, value.as_bytes());
+        }
+    }
+    for &id in subscription_ids {
+        block.put_u8(0x0b);
+        put_remaining_length(&mut block, id as usize);
+    }
+    put_remaining_length(out, block.len());
+    out.extend_from_slice(&block);
 }
 
 /// Append a control packet (ack, CONNACK, SUBACK, PINGRESP) to `out`.
@@ -333,6 +690,8 @@ pub(crate) struct PublishHeader<'a> {
     pub retain: bool,
     pub dup: bool,
     pub pkid: u16,
+    /// MQTT 5 only: the encoded property block, its length included ([`publish_properties`]).
+    pub properties: &'a [u8],
     pub payload_len: usize,
 }
 
@@ -340,7 +699,8 @@ impl PublishHeader<'_> {
     /// Append the fixed header, topic and packet id; false (nothing written) if too long for MQTT.
     pub fn encode(&self, out: &mut BytesMut) -> bool {
         let pkid_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
-        let remaining_len = 2 + self.topic.len() + pkid_len + self.payload_len;
+        let remaining_len =
+            2 + self.topic.len() + pkid_len + self.properties.len() + self.payload_len;
         if remaining_len > MAX_REMAINING_LENGTH || self.topic.len() > usize::from(u16::MAX) {
             return false;
         }
@@ -353,6 +713,7 @@ impl PublishHeader<'_> {
         if pkid_len > 0 {
             out.put_u16(self.pkid);
         }
+        out.extend_from_slice(self.properties);
         true
     }
 }
@@ -379,7 +740,11 @@ mod tests {
             detect_protocol(&connect(b"MQIsdp", 3)),
             ProtocolRequest::Supported(Protocol::V31)
         );
-        for (name, level) in [(&b"MQTT"[..], 5), (b"MQTT", 3), (b"MQIsdp", 4)] {
+        assert_eq!(
+            detect_protocol(&connect(b"MQTT", 5)),
+            ProtocolRequest::Supported(Protocol::V5)
+        );
+        for (name, level) in [(&b"MQTT"[..], 6), (b"MQTT", 3), (b"MQIsdp", 4)] {
             assert!(matches!(
                 detect_protocol(&connect(name, level)),
                 ProtocolRequest::UnsupportedVersion(_)
@@ -476,6 +841,7 @@ mod tests {
                         retain: true,
                         dup: publish.dup,
                         pkid,
+                        properties: &[],
                         payload_len,
                     }
                     .encode(&mut ours)
@@ -505,6 +871,47 @@ mod tests {
         for frame in bad {
             let mut buf = BytesMut::from(*frame);
             assert!(read_packet(&mut buf, 1024).is_err(), "{frame:02x?}");
+        }
+    }
+
+    #[test]
+    fn frames_what_the_v5_codec_cannot() {
+        let mut buf = BytesMut::from(&[0xe0u8, 0x00, 0xe0, 0x01, 0x04, 0xf0, 0x00, 0xe0][..]);
+        assert!(matches!(
+            read_packet_v5(&mut buf, 1024),
+            Ok(Some(Incoming5::Disconnect {
+                reason: 0,
+                session_expiry: None
+            }))
+        ));
+        assert!(matches!(
+            read_packet_v5(&mut buf, 1024),
+            Ok(Some(Incoming5::Disconnect { reason: 4, .. }))
+        ));
+        assert!(matches!(
+            read_packet_v5(&mut buf, 1024),
+            Ok(Some(Incoming5::Auth))
+        ));
+        assert!(matches!(read_packet_v5(&mut buf, 1024), Ok(None)));
+        // With properties: the codec reads it, session expiry included.
+        let mut buf = BytesMut::from(&[0xe0u8, 0x07, 0x00, 0x05, 0x11, 0, 0, 0, 9][..]);
+        assert!(matches!(
+            read_packet_v5(&mut buf, 1024),
+            Ok(Some(Incoming5::Disconnect {
+                reason: 0,
+                session_expiry: Some(9)
+            }))
+        ));
+        // A property running past a complete frame is malformed, not "wait for more".
+        let mut buf = BytesMut::from(&[0x30u8, 0x05, 0x00, 0x01, b'a', 0x05, 0x01][..]);
+        assert!(matches!(
+            read_packet_v5(&mut buf, 1024),
+            Err(err) if err.reason_code() == 0x81
+        ));
+        // DISCONNECT with flags, AUTH with flags.
+        for frame in [&[0xe1u8, 0x00][..], &[0xf1, 0x00]] {
+            let mut buf = BytesMut::from(frame);
+            assert!(read_packet_v5(&mut buf, 1024).is_err(), "{frame:02x?}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! The embedded MQTT 3.1.1 (and 3.1) broker: start it on the caller's tokio runtime (port 0 in
+//! The embedded MQTT 5, 3.1.1 and 3.1 broker: start it on the caller's tokio runtime (port 0 in
 //! tests), learn its address, stop it.
 //!
 //! Data flows one way: [`listener`] accepts (TCP, TLS, WebSocket), [`connection`] reads frames
@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use listener::{TlsSide, Transport};
 use retain::Retained;
-use router::{Message, Router};
+use router::{Message, Origin, Router};
 use session::Sessions;
 
 /// How the broker listens and the limits it applies to every client.
@@ -59,7 +59,8 @@ pub struct Config {
     /// dropped first. Default 256 MiB.
     pub max_queued_bytes: usize,
     /// Outgoing QoS 1 and 2 messages awaiting acknowledgement per session; 0 counts as 1.
-    /// Default 100.
+    /// MQTT 5 clients are also told it as the receive maximum (incoming QoS 2 messages awaiting
+    /// PUBREL; more ends the connection with DISCONNECT 0x93). Default 100.
     pub max_inflight: u16,
     /// How long a new connection may take to send its CONNECT (and, before that, to finish its
     /// TLS and WebSocket handshakes: as long again). Default 10 s.
@@ -142,17 +143,21 @@ impl Shared {
         }
     }
 
-    /// Store the message if retained, then hand it to every matching subscriber.
-    pub fn publish(&self, message: Arc<Message>, retain: bool) {
+    /// Store the message if retained, then hand it to every matching subscriber (but not to a
+    /// no-local subscription of `publisher`, the client it comes from). Returns whether any
+    /// subscription matched (MQTT 5's PUBACK 0x10 when none did).
+    pub fn publish(&self, message: Arc<Message>, retain: bool, publisher: Option<&str>) -> bool {
         if retain {
             self.retained.store(&message);
         }
-        let dropped = self.router.fan_out(
+        let routed = self.router.fan_out(
             &message,
+            Origin { publisher, retain },
             self.config.max_queued_bytes,
             self.config.acl.as_deref(),
         );
-        self.count_dropped(dropped);
+        self.count_dropped(routed.dropped);
+        routed.matched > 0
     }
 
     /// The CONNECT check against the password file and `allow_anonymous`. A `certified` user name

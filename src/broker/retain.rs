@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::router::Message;
 use crate::topic;
@@ -33,6 +34,8 @@ impl Retained {
                 topic: message.topic.clone(),
                 payload: Bytes::copy_from_slice(&message.payload),
                 qos: message.qos,
+                properties: message.properties.clone(),
+                expires_at: message.expires_at,
             })
         } else {
             Arc::clone(message)
@@ -40,16 +43,31 @@ impl Retained {
         by_topic.insert(message.topic.clone(), kept);
     }
 
-    /// The retained messages whose topic matches `filter`.
+    /// The retained messages whose topic matches `filter` (an expired one is forgotten).
     pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let now = Instant::now();
         let by_topic = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
-        if !topic::has_wildcard(filter) {
-            return by_topic.get(filter).cloned().into_iter().collect();
+        let found: Vec<Arc<Message>> = if !topic::has_wildcard(filter) {
+            by_topic.get(filter).cloned().into_iter().collect()
+        } else {
+            by_topic
+                .iter()
+                .filter(|(name, _)| topic::matches(name, filter))
+                .map(|(_, message)| Arc::clone(message))
+                .collect()
+        };
+        drop(by_topic);
+        if found.iter().all(|message| !message.expired(now)) {
+            return found;
         }
-        by_topic
-            .iter()
-            .filter(|(name, _)| topic::matches(name, filter))
-            .map(|(_, message)| Arc::clone(message))
+        let mut by_topic = self
+            .by_topic
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        by_topic.retain(|_, message| !message.expired(now));
+        found
+            .into_iter()
+            .filter(|message| !message.expired(now))
             .collect()
     }
 }

@@ -7,19 +7,22 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{
-    ConnAck, ConnectReturnCode, Packet, PubComp, PubRel, SubAck, Subscribe, SubscribeReasonCode,
-    UnsubAck, Unsubscribe,
-};
+use rumqttc::mqttbytes::v4::{Packet, PubComp, PubRel, SubAck, SubscribeReasonCode, UnsubAck};
+use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::Shared;
 use super::auth::{Access, Acl};
-use super::codec;
-use super::router::{Message, Router, min_qos};
+use super::codec::{self, Protocol};
+use super::router::{Message, Router, SubscriptionOptions, min_qos};
+
+/// Session expiry interval meaning "never" (MQTT 5); a 3.1.1 persistent session has it.
+pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
 
 /// How many queued bytes one writer wake-up takes out at most, so one batch stays modest.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -32,6 +35,8 @@ pub(crate) struct Delivery {
     pub message: Arc<Message>,
     pub qos: QoS,
     pub retain: bool,
+    /// The ids of the subscriptions it matched (MQTT 5).
+    pub subscription_ids: Vec<u32>,
 }
 
 impl Delivery {
@@ -46,6 +51,19 @@ pub(crate) struct Link {
     pub id: u64,
     pub wake: Arc<Notify>,
     pub kick: Arc<Notify>,
+    pub protocol: Protocol,
+    /// The client's receive maximum (MQTT 5): QoS 1/2 messages it takes in flight at once.
+    pub receive_maximum: u16,
+    /// The largest packet the client accepts (MQTT 5); bigger messages are not sent to it.
+    pub max_packet_size: Option<u32>,
+}
+
+/// One filter of a SUBSCRIBE, whatever the protocol version.
+pub(crate) struct FilterRequest {
+    pub path: String,
+    pub options: SubscriptionOptions,
+    /// MQTT 5 retain handling: 0 send retained messages, 1 only for a new subscription, 2 never.
+    pub retain_handling: u8,
 }
 
 /// The session now belongs to another connection (or to none): this one must end.
@@ -76,9 +94,13 @@ enum Stage {
 }
 
 struct SessionState {
-    /// A clean session ends with its connection.
-    clean: bool,
-    subscriptions: HashMap<String, QoS>,
+    /// Seconds the session outlives its connection: 0 ends it with the connection (a 3.1.1
+    /// clean session), [`NEVER_EXPIRES`] keeps it (a 3.1.1 persistent session).
+    expiry: u32,
+    /// The id of the connection attached last: an expiry or a delayed will set off by that
+    /// connection's end is void once another one has attached.
+    last_link: Option<u64>,
+    subscriptions: HashMap<String, SubscriptionOptions>,
     queued: VecDeque<Delivery>,
     queued_bytes: usize,
     /// In send order, so a reconnect resends them in order.
@@ -105,6 +127,17 @@ impl SessionState {
     fn push_reply(&mut self, packet: &Packet) {
         codec::encode(&mut self.replies, packet);
         self.wake_writer();
+    }
+
+    fn push_reply_v5(&mut self, packet: &m5::Packet) {
+        codec::encode_v5(&mut self.replies, packet);
+        self.wake_writer();
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.link
+            .as_ref()
+            .map_or(Protocol::V311, |link| link.protocol)
     }
 
     /// Queue a delivery within the byte budget; returns how many messages were dropped.
@@ -166,11 +199,12 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    fn new(client_id: String, clean: bool) -> Self {
+    fn new(client_id: String, expiry: u32) -> Self {
         Session {
             client_id,
             state: Mutex::new(SessionState {
-                clean,
+                expiry,
+                last_link: None,
                 subscriptions: HashMap::new(),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
@@ -203,6 +237,29 @@ impl Session {
         Ok(())
     }
 
+    /// A reply already encoded.
+    pub fn reply_bytes(&self, link_id: u64, bytes: &[u8]) -> Result<(), Detached> {
+        let mut state = self.linked(link_id)?;
+        state.replies.extend_from_slice(bytes);
+        state.wake_writer();
+        Ok(())
+    }
+
+    /// A new session expiry interval, from an MQTT 5 DISCONNECT.
+    pub fn set_expiry(&self, link_id: u64, expiry: u32) -> Result<(), Detached> {
+        self.linked(link_id)?.expiry = expiry;
+        Ok(())
+    }
+
+    pub fn expiry(&self) -> u32 {
+        self.lock().expiry
+    }
+
+    /// Incoming QoS 2 messages awaiting PUBREL (against the receive maximum).
+    pub fn awaiting_pubrel(&self) -> usize {
+        self.lock().awaiting_pubrel.len()
+    }
+
     /// Whether the ACL lets this session's client read or write `topic_name`.
     pub fn allowed(&self, acl: &Acl, topic_name: &str, access: Access) -> bool {
         let state = self.lock();
@@ -214,6 +271,17 @@ impl Session {
         )
     }
 
+    /// The replies not yet written (acks queued before a connection ends on an error).
+    pub fn take_replies(&self, link_id: u64) -> BytesMut {
+        self.linked(link_id)
+            .map(|mut state| std::mem::take(&mut state.replies))
+            .unwrap_or_default()
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.lock().link.is_some()
+    }
+
     /// Bytes of replies not yet taken by the writer.
     pub fn reply_backlog(&self) -> usize {
         self.lock().replies.len()
@@ -223,7 +291,7 @@ impl Session {
     /// persistent session keeps messages, and only QoS 1 and 2.
     pub fn deliver(&self, delivery: Delivery, max_queued_bytes: usize) -> u64 {
         let mut state = self.lock();
-        if state.link.is_none() && (state.clean || delivery.qos == QoS::AtMostOnce) {
+        if state.link.is_none() && (state.expiry == 0 || delivery.qos == QoS::AtMostOnce) {
             return 0;
         }
         state.admit(delivery, max_queued_bytes)
@@ -263,6 +331,16 @@ impl Session {
         Ok(())
     }
 
+    /// PUBREC with a refusal (MQTT 5): the outgoing QoS 2 message is done, without PUBREL.
+    pub fn pubrec_refused(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
+        let mut state = self.linked(link_id)?;
+        if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
+            state.inflight.remove(at);
+            state.wake_writer();
+        }
+        Ok(())
+    }
+
     /// PUBCOMP: the outgoing QoS 2 message is done.
     pub fn pubcomp(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
@@ -281,20 +359,53 @@ impl Session {
     pub fn subscribe(
         self: &Arc<Self>,
         link_id: u64,
-        subscribe: &Subscribe,
+        pkid: u16,
+        filters: &[FilterRequest],
         shared: &Shared,
     ) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
-        let mut return_codes = Vec::with_capacity(subscribe.filters.len());
-        for filter in &subscribe.filters {
-            state.subscriptions.insert(filter.path.clone(), filter.qos);
-            shared.router.subscribe(&filter.path, self, filter.qos);
-            return_codes.push(SubscribeReasonCode::Success(filter.qos));
+        let v5 = state.protocol() == Protocol::V5;
+        let mut granted = Vec::with_capacity(filters.len());
+        let mut send_retained = Vec::with_capacity(filters.len());
+        for filter in filters {
+            state
+                .subscriptions
+                .insert(filter.path.clone(), filter.options);
+            let existed = shared.router.subscribe(&filter.path, self, filter.options);
+            granted.push(filter.options.qos);
+            // A shared subscription is never sent retained messages.
+            let shared_subscription = super::router::shared_filter(&filter.path).is_some();
+            send_retained.push(match filter.retain_handling {
+                _ if shared_subscription => false,
+                0 => true,
+                1 => !existed,
+                _ => false,
+            });
         }
-        state.push_reply(&Packet::SubAck(SubAck::new(subscribe.pkid, return_codes)));
+        if v5 {
+            let return_codes = granted
+                .iter()
+                .map(|qos| m5::SubscribeReasonCode::Success(codec::qos_to_v5(*qos)))
+                .collect();
+            state.push_reply_v5(&m5::Packet::SubAck(m5::SubAck {
+                pkid,
+                return_codes,
+                properties: None,
+            }));
+        } else {
+            let return_codes = granted
+                .iter()
+                .map(|qos| SubscribeReasonCode::Success(*qos))
+                .collect();
+            state.push_reply(&Packet::SubAck(SubAck::new(pkid, return_codes)));
+        }
         let mut dropped = 0;
-        for filter in &subscribe.filters {
+        let now = Instant::now();
+        for (filter, _) in filters.iter().zip(send_retained).filter(|(_, send)| *send) {
             for message in shared.retained.matching(&filter.path) {
+                if message.expired(now) {
+                    continue;
+                }
                 if let Some(acl) = &shared.config.acl
                     && !acl.allows(
                         &self.client_id,
@@ -305,11 +416,12 @@ impl Session {
                 {
                     continue;
                 }
-                let qos = min_qos(filter.qos, message.qos);
+                let qos = min_qos(filter.options.qos, message.qos);
                 let delivery = Delivery {
                     message,
                     qos,
                     retain: true,
+                    subscription_ids: filter.options.id.into_iter().collect(),
                 };
                 dropped += state.admit(delivery, shared.config.max_queued_bytes);
             }
@@ -323,18 +435,35 @@ impl Session {
     pub fn unsubscribe(
         &self,
         link_id: u64,
-        unsubscribe: &Unsubscribe,
+        pkid: u16,
+        filters: &[String],
         router: &Router,
     ) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
-        for filter in &unsubscribe.topics {
-            state.subscriptions.remove(filter);
+        let existed: Vec<bool> = filters
+            .iter()
+            .map(|filter| state.subscriptions.remove(filter).is_some())
+            .collect();
+        router.unsubscribe(&self.client_id, filters.iter().map(String::as_str));
+        if state.protocol() == Protocol::V5 {
+            let reasons = existed
+                .into_iter()
+                .map(|existed| {
+                    if existed {
+                        m5::UnsubAckReason::Success
+                    } else {
+                        m5::UnsubAckReason::NoSubscriptionExisted
+                    }
+                })
+                .collect();
+            state.push_reply_v5(&m5::Packet::UnsubAck(m5::UnsubAck {
+                pkid,
+                reasons,
+                properties: None,
+            }));
+        } else {
+            state.push_reply(&Packet::UnsubAck(UnsubAck::new(pkid)));
         }
-        router.unsubscribe(
-            &self.client_id,
-            unsubscribe.topics.iter().map(String::as_str),
-        );
-        state.push_reply(&Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid)));
         Ok(())
     }
 
@@ -361,7 +490,16 @@ impl Session {
                 Stage::Released => Outbound::PubRel(entry.pkid),
             }));
         }
-        let max_inflight = usize::from(max_inflight.max(1));
+        let (receive_maximum, max_packet_size, v5) = match &state.link {
+            Some(link) => (
+                link.receive_maximum,
+                link.max_packet_size,
+                link.protocol == Protocol::V5,
+            ),
+            None => (u16::MAX, None, false),
+        };
+        let max_inflight = usize::from(max_inflight.min(receive_maximum).max(1));
+        let now = Instant::now();
         let mut taken = 0;
         while taken < BATCH_BYTES {
             // Strict order: a QoS 0 message never overtakes a QoS 1/2 one waiting for a slot.
@@ -376,6 +514,15 @@ impl Session {
             let cost = delivery.cost();
             state.queued_bytes -= cost;
             taken += cost;
+            if delivery.message.expired(now) {
+                continue;
+            }
+            if v5
+                && let Some(max) = max_packet_size
+                && publish_size(&delivery, now) > max as usize
+            {
+                continue; // the client could not take it: dropped, as MQTT 5 says
+            }
             let pkid = if delivery.qos == QoS::AtMostOnce {
                 0
             } else {
@@ -396,6 +543,20 @@ impl Session {
     }
 }
 
+/// The size of a delivery's PUBLISH packet in MQTT 5 (with the largest packet id field).
+fn publish_size(delivery: &Delivery, now: Instant) -> usize {
+    let mut properties = BytesMut::new();
+    let message = &delivery.message;
+    codec::publish_properties(
+        &mut properties,
+        message.properties.as_deref(),
+        message.remaining_expiry(now),
+        &delivery.subscription_ids,
+    );
+    let remaining = 2 + message.topic.len() + 2 + properties.len() + message.payload.len();
+    1 + 4 + remaining
+}
+
 /// Every session by client id, plus the counters behind assigned ids and connection ids.
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -411,11 +572,14 @@ impl Sessions {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn new_link(&self) -> Link {
+    pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),
             wake: Arc::new(Notify::new()),
             kick: Arc::new(Notify::new()),
+            protocol,
+            receive_maximum: u16::MAX,
+            max_packet_size: None,
         }
     }
 
@@ -432,16 +596,19 @@ impl Sessions {
     }
 
     /// Attach a new connection to the session of `client_id`, closing any connection that had
-    /// it, and queue the CONNACK (session present when a persistent session is resumed and
-    /// `report_present`: MQTT 3.1 has no such flag). `username` is the one the ACL applies to.
+    /// it, then queue the CONNACK that `connack` encodes, given whether a session was resumed.
+    /// `clean` is 3.1.1's clean session or 5's clean start; `expiry` the session expiry
+    /// interval. `username` is the one the ACL applies to.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         &self,
         client_id: &str,
         clean: bool,
-        report_present: bool,
+        expiry: u32,
         link: Link,
         username: Option<String>,
         router: &Router,
+        connack: impl FnOnce(bool, &mut BytesMut),
     ) -> Arc<Session> {
         let mut sessions = self.lock();
         let mut present = false;
@@ -451,45 +618,41 @@ impl Sessions {
                 if let Some(old) = state.link.take() {
                     old.kick.notify_one();
                 }
-                // A clean session ends with its connection, so it is never resumed.
-                if clean || state.clean {
+                // A session with expiry 0 ends with its connection, so it is never resumed.
+                if clean || state.expiry == 0 {
                     let subscriptions = discard(&mut state);
                     drop(state);
                     router.unsubscribe(client_id, subscriptions.keys().map(String::as_str));
-                    Arc::new(Session::new(client_id.to_owned(), clean))
+                    Arc::new(Session::new(client_id.to_owned(), expiry))
                 } else {
+                    state.expiry = expiry;
                     drop(state);
                     present = true;
                     Arc::clone(previous)
                 }
             }
-            None => Arc::new(Session::new(client_id.to_owned(), clean)),
+            None => Arc::new(Session::new(client_id.to_owned(), expiry)),
         };
         sessions.insert(client_id.to_owned(), Arc::clone(&session));
         {
             let mut state = session.lock();
             state.replies.clear();
             state.resend_inflight = true;
+            state.last_link = Some(link.id);
             state.link = Some(link);
             state.username = username;
-            state.push_reply(&Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::Success,
-                present && report_present,
-            )));
+            connack(present, &mut state.replies);
+            state.wake_writer();
         }
         session
     }
 
-    /// Detach connection `link_id` from its session; a clean session is discarded.
-    pub fn close(&self, session: &Arc<Session>, link_id: u64, router: &Router) {
+    /// End a session left without a connection since `link_id` went, its expiry interval
+    /// over; nothing happens if another connection has attached since.
+    pub fn expire(&self, session: &Arc<Session>, link_id: u64, router: &Router) {
         let mut sessions = self.lock();
         let mut state = session.lock();
-        if !matches!(&state.link, Some(link) if link.id == link_id) {
-            return; // taken over: the session is someone else's now
-        }
-        state.link = None;
-        state.replies.clear();
-        if !state.clean {
+        if state.link.is_some() || state.last_link != Some(link_id) {
             return;
         }
         let subscriptions = discard(&mut state);
@@ -502,11 +665,52 @@ impl Sessions {
             sessions.remove(&session.client_id);
         }
     }
+
+    /// Whether a connection has attached to `client_id` since `link_id` (of `session`) ended:
+    /// a delayed will is then dropped.
+    pub fn resumed_since(&self, session: &Arc<Session>, link_id: u64) -> bool {
+        let sessions = self.lock();
+        match sessions.get(&session.client_id) {
+            Some(current) if Arc::ptr_eq(current, session) => {
+                current.lock().last_link != Some(link_id)
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Detach connection `link_id` from its session; a session with expiry 0 is discarded.
+    /// Returns how long a session with a finite expiry interval is kept (the caller ends it
+    /// then, with [`Sessions::expire`]).
+    pub fn close(&self, session: &Arc<Session>, link_id: u64, router: &Router) -> Option<Duration> {
+        let mut sessions = self.lock();
+        let mut state = session.lock();
+        if !matches!(&state.link, Some(link) if link.id == link_id) {
+            return None; // taken over: the session is someone else's now
+        }
+        state.link = None;
+        state.replies.clear();
+        match state.expiry {
+            0 => {}
+            NEVER_EXPIRES => return None,
+            secs => return Some(Duration::from_secs(u64::from(secs))),
+        }
+        let subscriptions = discard(&mut state);
+        drop(state);
+        router.unsubscribe(&session.client_id, subscriptions.keys().map(String::as_str));
+        if sessions
+            .get(&session.client_id)
+            .is_some_and(|current| Arc::ptr_eq(current, session))
+        {
+            sessions.remove(&session.client_id);
+        }
+        None
+    }
 }
 
 /// Empty a session that ends; returns its subscriptions, to be removed from the router.
-fn discard(state: &mut SessionState) -> HashMap<String, QoS> {
-    state.clean = true;
+fn discard(state: &mut SessionState) -> HashMap<String, SubscriptionOptions> {
+    state.expiry = 0;
     state.queued.clear();
     state.queued_bytes = 0;
     state.inflight.clear();
@@ -521,19 +725,20 @@ mod tests {
 
     fn delivery(qos: QoS, payload_len: usize) -> Delivery {
         Delivery {
-            message: Arc::new(Message {
-                topic: "t".into(),
-                payload: Bytes::from(vec![0u8; payload_len]),
+            message: Arc::new(Message::new(
+                "t".into(),
+                Bytes::from(vec![0u8; payload_len]),
                 qos,
-            }),
+            )),
             qos,
             retain: false,
+            subscription_ids: Vec::new(),
         }
     }
 
     fn online_session() -> (Session, Link) {
-        let session = Session::new("c".into(), false);
-        let link = Sessions::default().new_link();
+        let session = Session::new("c".into(), NEVER_EXPIRES);
+        let link = Sessions::default().new_link(Protocol::V311);
         session.lock().link = Some(link.clone());
         (session, link)
     }
@@ -569,7 +774,7 @@ mod tests {
 
     #[test]
     fn offline_persistent_session_keeps_only_qos1_and_2() {
-        let session = Session::new("c".into(), false);
+        let session = Session::new("c".into(), NEVER_EXPIRES);
         session.deliver(delivery(QoS::AtMostOnce, 1), 1000);
         session.deliver(delivery(QoS::AtLeastOnce, 1), 1000);
         assert_eq!(queued_qos(&session), [1]);

@@ -7,6 +7,7 @@
 //! the middle of a poll while work is still in flight (that can lose a queued packet).
 
 pub mod options;
+pub mod properties;
 pub(crate) mod relay;
 pub mod tls;
 
@@ -15,53 +16,293 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
-use rumqttc::{
-    AsyncClient, ConnAck, ConnectReturnCode, ConnectionError, Event, EventLoop, Outgoing, Packet,
-    QoS, StateError,
-};
+use rumqttc::v5;
+use rumqttc::v5::mqttbytes::v5 as mqtt5;
+use rumqttc::{ConnectReturnCode, Outgoing, QoS, StateError};
 use tokio::sync::{mpsc, watch};
 
+use crate::cli::ProtocolVersion;
 use crate::exit::{Code, Fatal};
+use crate::format::Properties;
 pub use options::Settings;
 
 /// How long a clean disconnect may take before we give up on it.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The request handle, MQTT 3.1.1 (also 3.1, through the relay) or MQTT 5.
+#[derive(Clone)]
+pub enum Client {
+    V4(rumqttc::AsyncClient),
+    V5(v5::AsyncClient),
+}
+
+enum EventLoop {
+    V4(Box<rumqttc::EventLoop>),
+    V5(Box<v5::EventLoop>),
+}
+
+/// An event of either protocol, as the commands need it.
+#[derive(Debug)]
+pub enum Event {
+    ConnAck {
+        session_present: bool,
+    },
+    Publish(Received),
+    /// One entry per filter: the QoS granted, or the refusal's reason code.
+    SubAck(Vec<Result<u8, u8>>),
+    /// PUBACK, PUBREC and PUBCOMP with their reason code (0 in MQTT 3.1.1).
+    PubAck(u8),
+    PubRec(u8),
+    PubComp(u8),
+    OutgoingPublish,
+    OutgoingDisconnect,
+    /// Internal to publish_all: the error that ended the connection, after the events left.
+    Lost(ConnectionError),
+    Other,
+}
+
+/// A message received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    pub pkid: u16,
+    /// MQTT 5 only (None when the PUBLISH has none).
+    pub properties: Option<Properties>,
+}
+
+/// A connection error of either protocol.
+#[derive(Debug)]
+pub enum ConnectionError {
+    V4(rumqttc::ConnectionError),
+    V5(v5::ConnectionError),
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe_error(self))
+    }
+}
+
+impl ConnectionError {
+    /// A refused CONNACK: its return (or reason) code.
+    pub fn refused(&self) -> Option<u8> {
+        match self {
+            ConnectionError::V4(rumqttc::ConnectionError::ConnectionRefused(code)) => {
+                Some(*code as u8)
+            }
+            ConnectionError::V5(v5::ConnectionError::ConnectionRefused(code)) => {
+                Some(connack_code_v5(*code))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a subscription asks for: the filters and their options.
+#[derive(Debug, Clone, Default)]
+pub struct Subscription {
+    pub filters: Vec<String>,
+    pub qos: u8,
+    /// MQTT 5 options.
+    pub no_local: bool,
+    pub retain_as_published: bool,
+    pub retain_handling: u8,
+    pub id: Option<usize>,
+    pub user_properties: Vec<(String, String)>,
+    /// MQTT 5: the user properties of each UNSUBSCRIBE (-U).
+    pub unsubscribe_user_properties: Vec<(String, String)>,
+}
+
+fn qos5(qos: QoS) -> rumqttc::v5::mqttbytes::QoS {
+    match qos {
+        QoS::AtMostOnce => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+impl Client {
+    /// Queue a SUBSCRIBE (not waiting: the request queue has room for it).
+    pub fn try_subscribe(&self, subscription: &Subscription) -> Result<()> {
+        let qos = options::qos(subscription.qos);
+        match self {
+            Client::V4(client) => client.try_subscribe_many(
+                subscription
+                    .filters
+                    .iter()
+                    .map(|f| rumqttc::SubscribeFilter::new(f.clone(), qos)),
+            )?,
+            Client::V5(client) => {
+                let filters = subscription.filters.iter().map(|f| mqtt5::Filter {
+                    path: f.clone(),
+                    qos: qos5(qos),
+                    nolocal: subscription.no_local,
+                    preserve_retain: subscription.retain_as_published,
+                    retain_forward_rule: match subscription.retain_handling {
+                        0 => mqtt5::RetainForwardRule::OnEverySubscribe,
+                        1 => mqtt5::RetainForwardRule::OnNewSubscribe,
+                        _ => mqtt5::RetainForwardRule::Never,
+                    },
+                });
+                if subscription.id.is_some() || !subscription.user_properties.is_empty() {
+                    let properties = mqtt5::SubscribeProperties {
+                        id: subscription.id,
+                        user_properties: subscription.user_properties.clone(),
+                    };
+                    client.try_subscribe_many_with_properties(filters, properties)?
+                } else {
+                    client.try_subscribe_many(filters)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn try_unsubscribe(&self, filter: String, subscription: &Subscription) -> Result<()> {
+        match self {
+            Client::V4(client) => client.try_unsubscribe(filter)?,
+            Client::V5(client) if subscription.unsubscribe_user_properties.is_empty() => {
+                client.try_unsubscribe(filter)?
+            }
+            Client::V5(client) => client.try_unsubscribe_with_properties(
+                filter,
+                mqtt5::UnsubscribeProperties {
+                    user_properties: subscription.unsubscribe_user_properties.clone(),
+                },
+            )?,
+        }
+        Ok(())
+    }
+
+    /// Queue a PUBLISH without waiting; false when the request queue is full.
+    pub fn try_publish(&self, topic: &str, qos: QoS, retain: bool, payload: Vec<u8>) -> bool {
+        match self {
+            Client::V4(client) => client.try_publish(topic, qos, retain, payload).is_ok(),
+            Client::V5(client) => client
+                .try_publish(topic, qos5(qos), retain, payload)
+                .is_ok(),
+        }
+    }
+
+    /// Queue a PUBLISH, waiting while the request queue is full; false when the loop is gone.
+    async fn publish(
+        &self,
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+        properties: Option<&mqtt5::PublishProperties>,
+    ) -> bool {
+        match (self, properties) {
+            (Client::V4(client), _) => client
+                .publish_bytes(topic, qos, retain, payload)
+                .await
+                .is_ok(),
+            (Client::V5(client), None) => client
+                .publish_bytes(topic, qos5(qos), retain, payload)
+                .await
+                .is_ok(),
+            (Client::V5(client), Some(properties)) => client
+                .publish_bytes_with_properties(
+                    topic,
+                    qos5(qos),
+                    retain,
+                    payload,
+                    properties.clone(),
+                )
+                .await
+                .is_ok(),
+        }
+    }
+
+    /// Queue a PUBLISH with MQTT 5 properties without waiting; false when the queue is full.
+    pub fn try_publish_with(
+        &self,
+        topic: &str,
+        qos: QoS,
+        payload: Bytes,
+        properties: Option<mqtt5::PublishProperties>,
+    ) -> bool {
+        match (self, properties) {
+            (Client::V4(client), _) => client.try_publish(topic, qos, false, payload).is_ok(),
+            (Client::V5(client), None) => {
+                client.try_publish(topic, qos5(qos), false, payload).is_ok()
+            }
+            (Client::V5(client), Some(properties)) => client
+                .try_publish_with_properties(topic, qos5(qos), false, payload, properties)
+                .is_ok(),
+        }
+    }
+
+    fn try_disconnect(&self) -> bool {
+        match self {
+            Client::V4(client) => client.try_disconnect().is_ok(),
+            Client::V5(client) => client.try_disconnect().is_ok(),
+        }
+    }
+
+    async fn disconnect(&self) {
+        match self {
+            Client::V4(client) => {
+                let _ = client.disconnect().await;
+            }
+            Client::V5(client) => {
+                let _ = client.disconnect().await;
+            }
+        }
+    }
+}
+
 /// An open MQTT connection: the request handle and the event loop that drives it.
 pub struct Connection {
-    pub client: AsyncClient,
+    pub client: Client,
     eventloop: EventLoop,
     /// With -A, --proxy or -V 31: the relay that opens the connections to the broker.
     relay: Option<relay::Relay>,
     debug: bool,
     address: String,
+    /// MQTT 5: the properties of every PUBLISH (None when there are none).
+    publish_properties: Option<mqtt5::PublishProperties>,
 }
 
 impl Connection {
     /// Connect and wait for the broker to accept us. `requests` bounds the request queue.
-    pub async fn open(settings: &Settings, requests: usize) -> Result<(Connection, ConnAck)> {
+    pub async fn open(settings: &Settings, requests: usize) -> Result<Connection> {
         let relay = relay::Relay::start_if_needed(settings).await?;
-        let mqtt = settings.mqtt_options(relay.as_ref().map(|r| r.socket()));
-        let (client, mut eventloop) = AsyncClient::new(mqtt, requests.max(1));
-        eventloop.set_network_options(settings.network.clone());
+        let socket = relay.as_ref().map(|r| r.socket());
+        let (client, eventloop) = if settings.protocol == ProtocolVersion::V5 {
+            let (client, eventloop) =
+                v5::AsyncClient::new(settings.mqtt5_options(socket), requests.max(1));
+            (Client::V5(client), EventLoop::V5(Box::new(eventloop)))
+        } else {
+            let mqtt = settings.mqtt_options(socket);
+            let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt, requests.max(1));
+            eventloop.set_network_options(settings.network.clone());
+            (Client::V4(client), EventLoop::V4(Box::new(eventloop)))
+        };
         let mut connection = Connection {
             client,
             eventloop,
             relay,
             debug: settings.debug,
             address: settings.address.clone(),
+            publish_properties: settings.publish_properties.clone(),
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
             crate::say!(
-                "skeeter: debug: connecting to {} as '{id}' (clean session {}, keep-alive {} s)",
+                "skeeter: debug: connecting to {} as '{id}' (MQTT {}, clean session {}, keep-alive {} s)",
                 connection.address,
+                settings.protocol,
                 settings.mqtt.clean_session(),
                 settings.mqtt.keep_alive().as_secs()
             );
         }
         match connection.next_event().await {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => Ok((connection, ack)),
+            Ok(Event::ConnAck { .. }) => Ok(connection),
             Ok(other) => Err(anyhow::anyhow!(
                 "unexpected first event from {}: {other:?}",
                 connection.address
@@ -80,19 +321,53 @@ impl Connection {
 
     /// The next event, traced on stderr with -d. After an error, calling it again reconnects.
     pub async fn next_event(&mut self) -> Result<Event, ConnectionError> {
-        let event = self.eventloop.poll().await;
+        let (event, line) = match &mut self.eventloop {
+            EventLoop::V4(eventloop) => match eventloop.poll().await {
+                Ok(event) => {
+                    let line = self.debug.then(|| describe(&event));
+                    (Ok(event_v4(event)), line)
+                }
+                Err(err) => (Err(ConnectionError::V4(err)), None),
+            },
+            EventLoop::V5(eventloop) => match eventloop.poll().await {
+                Ok(event) => {
+                    let line = self.debug.then(|| describe_v5(&event));
+                    (Ok(event_v5(event)), line)
+                }
+                Err(err) => (Err(ConnectionError::V5(err)), None),
+            },
+        };
         if self.debug {
-            match &event {
-                Ok(event) => crate::say!("skeeter: debug: {}", describe(event)),
-                Err(err) => crate::say!("skeeter: debug: connection error: {err}"),
+            match (&event, line) {
+                (Ok(_), Some(line)) => crate::say!("skeeter: debug: {line}"),
+                (Err(err), _) => crate::say!("skeeter: debug: connection error: {err}"),
+                _ => {}
             }
         }
         event
     }
 
+    /// After poll() failed: move the events rumqttc read but did not deliver into `out`.
+    /// Returns false the first time (so the caller handles them, then the error), true once
+    /// there was nothing left.
+    fn drained_leftovers(&mut self, out: &mut std::collections::VecDeque<Event>) -> bool {
+        let events: Vec<Event> = match &mut self.eventloop {
+            EventLoop::V4(eventloop) => eventloop.state.events.drain(..).map(event_v4).collect(),
+            EventLoop::V5(eventloop) => eventloop.state.events.drain(..).map(event_v5).collect(),
+        };
+        if events.is_empty() {
+            return true;
+        }
+        out.extend(events);
+        false
+    }
+
     /// Drop the network connection after DISCONNECT; with a relay, wait until it passed it on.
     async fn close(&mut self) {
-        self.eventloop.network = None;
+        match &mut self.eventloop {
+            EventLoop::V4(eventloop) => eventloop.network = None,
+            EventLoop::V5(eventloop) => eventloop.clean(),
+        }
         if let Some(relay) = &mut self.relay {
             relay.drain(DISCONNECT_TIMEOUT).await;
         }
@@ -108,10 +383,10 @@ impl Connection {
         let mut requested = false;
         while tokio::time::Instant::now() < deadline {
             if !requested {
-                requested = self.client.try_disconnect().is_ok();
+                requested = self.client.try_disconnect();
             }
             match tokio::time::timeout_at(deadline, self.next_event()).await {
-                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => {
+                Ok(Ok(Event::OutgoingDisconnect)) => {
                     self.close().await;
                     return Ok(());
                 }
@@ -129,7 +404,9 @@ impl Connection {
 
     /// Publish every payload received on `payloads` to `topic`, keeping up to the configured
     /// number of QoS 1/2 messages in flight, then disconnect. Returns once every message has been
-    /// acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP) or written (QoS 0) and DISCONNECT is sent.
+    /// acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP, or a refusing PUBREC) or written (QoS 0)
+    /// and DISCONNECT is sent. An MQTT 5 acknowledgement refusing a message (reason code 0x80 or
+    /// more) is counted as complete, and makes the result an error ([`Code::NotAccepted`]).
     ///
     /// With a non-zero `pause`, each publish waits for the previous one to complete, then for
     /// `pause`. An `Err` on the channel (an unreadable input) stops the input; what was sent is
@@ -144,8 +421,9 @@ impl Connection {
     ) -> Result<u64> {
         let (completed_tx, mut completed_rx) = watch::channel(0u64);
         let client = self.client.clone();
+        let properties = self.publish_properties.clone();
         // The producer runs beside the event loop, so the loop is never interrupted mid-poll;
-        // publish_bytes() waits while the request queue is full, which bounds memory.
+        // publish() waits while the request queue is full, which bounds memory.
         let producer = tokio::spawn(async move {
             let mut queued = 0u64;
             let mut input_error = None;
@@ -163,10 +441,9 @@ impl Connection {
                     }
                     tokio::time::sleep(pause).await;
                 }
-                if client
-                    .publish_bytes(topic.as_str(), qos, retain, payload)
+                if !client
+                    .publish(topic.as_str(), qos, retain, payload, properties.as_ref())
                     .await
-                    .is_err()
                 {
                     break; // the event loop is gone; its error is reported there
                 }
@@ -174,23 +451,51 @@ impl Connection {
             }
             // Every message queued must be acknowledged before DISCONNECT goes out.
             if completed_rx.wait_for(|done| *done >= queued).await.is_ok() {
-                let _ = client.disconnect().await;
+                client.disconnect().await;
             }
             input_error
         });
 
         let mut completed = 0u64;
+        // Messages the broker refused, and the first refusal's reason code.
+        let mut refused = 0u64;
+        let mut first_refusal = 0u8;
+        // Acknowledgements read together with the end of the connection are left in rumqttc's
+        // queue of events when poll() fails (mosquitto 2.0.11 closes the connection right after
+        // refusing a publish): they are taken from there.
+        let mut leftovers = std::collections::VecDeque::new();
         loop {
-            match self.next_event().await {
-                Ok(Event::Outgoing(Outgoing::Publish(_))) if qos == QoS::AtMostOnce => {}
-                Ok(Event::Incoming(Packet::PubAck(_))) if qos == QoS::AtLeastOnce => {}
-                Ok(Event::Incoming(Packet::PubComp(_))) if qos == QoS::ExactlyOnce => {}
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+            let event = match leftovers.pop_front() {
+                Some(event) => Ok(event),
+                None => self.next_event().await,
+            };
+            let reason = match event {
+                Ok(Event::OutgoingPublish) if qos == QoS::AtMostOnce => 0,
+                Ok(Event::PubAck(reason)) if qos == QoS::AtLeastOnce => reason,
+                Ok(Event::PubRec(reason)) if qos == QoS::ExactlyOnce && reason >= 0x80 => reason,
+                Ok(Event::PubComp(reason)) if qos == QoS::ExactlyOnce => reason,
+                Ok(Event::OutgoingDisconnect) => {
                     self.close().await;
                     break;
                 }
-                Ok(_) => continue,
-                Err(err) => {
+                Err(err) if !self.drained_leftovers(&mut leftovers) => {
+                    leftovers.push_back(Event::Lost(err));
+                    continue;
+                }
+                Ok(Event::Lost(err)) | Err(err) if refused > 0 => {
+                    producer.abort();
+                    return Err(Fatal::new(
+                        Code::NotAccepted,
+                        format!(
+                            "the broker refused {refused} message(s): {} (reason code \
+                             {first_refusal:#04x}), then the connection was lost: {}",
+                            reason_words(first_refusal),
+                            describe_error(&err)
+                        ),
+                    )
+                    .into());
+                }
+                Ok(Event::Lost(err)) | Err(err) => {
                     producer.abort();
                     return Err(Fatal::new(
                         Code::ConnectionLost,
@@ -202,12 +507,27 @@ impl Connection {
                     )
                     .into());
                 }
+                Ok(_) => continue,
+            };
+            if reason >= 0x80 {
+                if refused == 0 {
+                    first_refusal = reason;
+                }
+                refused += 1;
             }
             completed += 1;
             completed_tx.send_replace(completed);
         }
 
         match producer.await {
+            Ok(None) if refused > 0 => Err(Fatal::new(
+                Code::NotAccepted,
+                format!(
+                    "the broker refused {refused} of {completed} message(s): {} (reason code {first_refusal:#04x})",
+                    reason_words(first_refusal)
+                ),
+            )
+            .into()),
             Ok(None) => Ok(completed),
             Ok(Some(err)) => Err(Fatal::new(
                 Code::Input,
@@ -219,40 +539,245 @@ impl Connection {
     }
 }
 
+fn event_v4(event: rumqttc::Event) -> Event {
+    use rumqttc::Packet;
+    match event {
+        rumqttc::Event::Incoming(Packet::ConnAck(ack)) => Event::ConnAck {
+            session_present: ack.session_present,
+        },
+        rumqttc::Event::Incoming(Packet::Publish(p)) => Event::Publish(Received {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            pkid: p.pkid,
+            properties: None,
+        }),
+        rumqttc::Event::Incoming(Packet::SubAck(ack)) => Event::SubAck(
+            ack.return_codes
+                .iter()
+                .map(|code| match code {
+                    rumqttc::SubscribeReasonCode::Success(qos) => Ok(*qos as u8),
+                    rumqttc::SubscribeReasonCode::Failure => Err(0x80),
+                })
+                .collect(),
+        ),
+        rumqttc::Event::Incoming(Packet::PubAck(_)) => Event::PubAck(0),
+        rumqttc::Event::Incoming(Packet::PubRec(_)) => Event::PubRec(0),
+        rumqttc::Event::Incoming(Packet::PubComp(_)) => Event::PubComp(0),
+        rumqttc::Event::Outgoing(Outgoing::Publish(_)) => Event::OutgoingPublish,
+        rumqttc::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
+        _ => Event::Other,
+    }
+}
+
+fn event_v5(event: v5::Event) -> Event {
+    use mqtt5::Packet;
+    match event {
+        v5::Event::Incoming(Packet::ConnAck(ack)) => Event::ConnAck {
+            session_present: ack.session_present,
+        },
+        v5::Event::Incoming(Packet::Publish(p)) => Event::Publish(Received {
+            topic: String::from_utf8_lossy(&p.topic).into_owned(),
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            pkid: p.pkid,
+            properties: p.properties.map(|p| Properties {
+                payload_format: p.payload_format_indicator,
+                message_expiry: p.message_expiry_interval,
+                topic_alias: p.topic_alias,
+                response_topic: p.response_topic,
+                correlation_data: p.correlation_data.map(|d| d.to_vec()),
+                user_properties: p.user_properties,
+                subscription_ids: p.subscription_identifiers,
+                content_type: p.content_type,
+            }),
+        }),
+        v5::Event::Incoming(Packet::SubAck(ack)) => Event::SubAck(
+            ack.return_codes
+                .iter()
+                .map(|code| match code {
+                    mqtt5::SubscribeReasonCode::Success(qos) => Ok(*qos as u8),
+                    refused => Err(suback_code_v5(*refused)),
+                })
+                .collect(),
+        ),
+        v5::Event::Incoming(Packet::PubAck(ack)) => Event::PubAck(puback_code_v5(ack.reason)),
+        v5::Event::Incoming(Packet::PubRec(rec)) => Event::PubRec(pubrec_code_v5(rec.reason)),
+        v5::Event::Incoming(Packet::PubComp(comp)) => Event::PubComp(match comp.reason {
+            mqtt5::PubCompReason::Success => 0,
+            mqtt5::PubCompReason::PacketIdentifierNotFound => 0x92,
+        }),
+        v5::Event::Outgoing(Outgoing::Publish(_)) => Event::OutgoingPublish,
+        v5::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
+        _ => Event::Other,
+    }
+}
+
+fn connack_code_v5(code: mqtt5::ConnectReturnCode) -> u8 {
+    use mqtt5::ConnectReturnCode as C;
+    match code {
+        C::Success => 0,
+        C::UnspecifiedError => 128,
+        C::MalformedPacket => 129,
+        C::ProtocolError => 130,
+        C::ImplementationSpecificError => 131,
+        C::UnsupportedProtocolVersion | C::RefusedProtocolVersion => 132,
+        C::ClientIdentifierNotValid | C::BadClientId => 133,
+        C::BadUserNamePassword => 134,
+        C::NotAuthorized => 135,
+        C::ServerUnavailable | C::ServiceUnavailable => 136,
+        C::ServerBusy => 137,
+        C::Banned => 138,
+        C::BadAuthenticationMethod => 140,
+        C::TopicNameInvalid => 144,
+        C::PacketTooLarge => 149,
+        C::QuotaExceeded => 151,
+        C::PayloadFormatInvalid => 153,
+        C::RetainNotSupported => 154,
+        C::QoSNotSupported => 155,
+        C::UseAnotherServer => 156,
+        C::ServerMoved => 157,
+        C::ConnectionRateExceeded => 159,
+    }
+}
+
+fn puback_code_v5(reason: mqtt5::PubAckReason) -> u8 {
+    use mqtt5::PubAckReason as R;
+    match reason {
+        R::Success => 0,
+        R::NoMatchingSubscribers => 0x10,
+        R::UnspecifiedError => 0x80,
+        R::ImplementationSpecificError => 0x83,
+        R::NotAuthorized => 0x87,
+        R::TopicNameInvalid => 0x90,
+        R::PacketIdentifierInUse => 0x91,
+        R::QuotaExceeded => 0x97,
+        R::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn pubrec_code_v5(reason: mqtt5::PubRecReason) -> u8 {
+    use mqtt5::PubRecReason as R;
+    match reason {
+        R::Success => 0,
+        R::NoMatchingSubscribers => 0x10,
+        R::UnspecifiedError => 0x80,
+        R::ImplementationSpecificError => 0x83,
+        R::NotAuthorized => 0x87,
+        R::TopicNameInvalid => 0x90,
+        R::PacketIdentifierInUse => 0x91,
+        R::QuotaExceeded => 0x97,
+        R::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn suback_code_v5(code: mqtt5::SubscribeReasonCode) -> u8 {
+    use mqtt5::SubscribeReasonCode as S;
+    match code {
+        S::Success(qos) => qos as u8,
+        S::Failure | S::Unspecified => 0x80,
+        S::ImplementationSpecific => 0x83,
+        S::NotAuthorized => 0x87,
+        S::TopicFilterInvalid => 0x8f,
+        S::PkidInUse => 0x91,
+        S::QuotaExceeded => 0x97,
+        S::SharedSubscriptionsNotSupported => 0x9e,
+        S::SubscriptionIdNotSupported => 0xa1,
+        S::WildcardSubscriptionsNotSupported => 0xa2,
+    }
+}
+
+/// An MQTT 5 reason code in words (as the specification names it).
+pub fn reason_words(code: u8) -> &'static str {
+    match code {
+        0x00 => "success",
+        0x10 => "no matching subscribers",
+        0x80 => "unspecified error",
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x83 => "implementation specific error",
+        0x84 => "unsupported protocol version",
+        0x85 => "client identifier not valid",
+        0x86 => "bad user name or password",
+        0x87 => "not authorized",
+        0x88 => "server unavailable",
+        0x89 => "server busy",
+        0x8a => "banned",
+        0x8b => "server shutting down",
+        0x8c => "bad authentication method",
+        0x8d => "keep alive timeout",
+        0x8e => "session taken over",
+        0x8f => "topic filter invalid",
+        0x90 => "topic name invalid",
+        0x91 => "packet identifier in use",
+        0x92 => "packet identifier not found",
+        0x93 => "receive maximum exceeded",
+        0x94 => "topic alias invalid",
+        0x95 => "packet too large",
+        0x96 => "message rate too high",
+        0x97 => "quota exceeded",
+        0x98 => "administrative action",
+        0x99 => "payload format invalid",
+        0x9a => "retain not supported",
+        0x9b => "QoS not supported",
+        0x9c => "use another server",
+        0x9d => "server moved",
+        0x9e => "shared subscriptions not supported",
+        0x9f => "connection rate exceeded",
+        0xa0 => "maximum connect time",
+        0xa1 => "subscription identifiers not supported",
+        0xa2 => "wildcard subscriptions not supported",
+        _ => "unknown reason code",
+    }
+}
+
 /// The error for a failed first connection: a refusal exits with the CONNACK code, a TLS
 /// failure with 8.
 pub fn connect_error(err: ConnectionError, address: &str) -> anyhow::Error {
-    if let Some(tls_error) = tls::find_rustls_error(&err) {
+    if let Some(code) = err.refused() {
+        return Fatal::new(
+            Code::Refused(code),
+            format!("connection refused by {address}: {}", refusal_words(code)),
+        )
+        .into();
+    }
+    let tls_error = match &err {
+        ConnectionError::V4(err) => tls::find_rustls_error(err),
+        ConnectionError::V5(err) => tls::find_rustls_error(err),
+    };
+    if let Some(tls_error) = tls_error {
         return Fatal::new(
             Code::Tls,
             format!("TLS with {address} failed: {}", tls::describe(tls_error)),
         )
         .into();
     }
-    match err {
-        // Failed in the TLS handshake, without a TLS error (e.g. the broker closed the connection).
-        ConnectionError::Tls(err) => {
-            let why = match std::error::Error::source(&err) {
-                Some(inner) => inner.to_string(),
-                None => err.to_string(),
-            };
-            Fatal::new(
-                Code::Tls,
-                format!(
-                    "TLS with {address} failed: {why} (does the broker speak TLS on this port?)"
-                ),
-            )
-            .into()
+    // Failed in the TLS handshake, without a TLS error (e.g. the broker closed the connection).
+    let tls_failure = match &err {
+        ConnectionError::V4(rumqttc::ConnectionError::Tls(err)) => {
+            Some(std::error::Error::source(err).map_or_else(|| err.to_string(), |e| e.to_string()))
         }
-        ConnectionError::ConnectionRefused(code) => Fatal::new(
-            Code::Refused(code as u8),
-            format!("connection refused by {address}: {}", refusal_reason(code)),
+        ConnectionError::V5(v5::ConnectionError::Tls(err)) => {
+            Some(std::error::Error::source(err).map_or_else(|| err.to_string(), |e| e.to_string()))
+        }
+        _ => None,
+    };
+    if let Some(why) = tls_failure {
+        return Fatal::new(
+            Code::Tls,
+            format!("TLS with {address} failed: {why} (does the broker speak TLS on this port?)"),
         )
-        .into(),
-        ConnectionError::Io(err) => {
+        .into();
+    }
+    match err {
+        ConnectionError::V4(rumqttc::ConnectionError::Io(err))
+        | ConnectionError::V5(v5::ConnectionError::Io(err)) => {
             Fatal::new(Code::Failure, format!("cannot connect to {address}: {err}")).into()
         }
-        ConnectionError::NetworkTimeout => Fatal::new(
+        ConnectionError::V4(rumqttc::ConnectionError::NetworkTimeout)
+        | ConnectionError::V5(v5::ConnectionError::Timeout(_)) => Fatal::new(
             Code::Failure,
             format!(
                 "cannot connect to {address}: no answer within {} s",
@@ -279,28 +804,34 @@ pub fn lost_error(err: ConnectionError, address: &str) -> anyhow::Error {
 
 /// A connection error in words, without rumqttc's Debug noise.
 pub fn describe_error(err: &ConnectionError) -> String {
+    if let Some(code) = err.refused() {
+        return refusal_words(code).into();
+    }
+    match err {
+        ConnectionError::V4(err) => describe_error_v4(err),
+        ConnectionError::V5(err) => describe_error_v5(err),
+    }
+}
+
+fn describe_error_v4(err: &rumqttc::ConnectionError) -> String {
+    use rumqttc::ConnectionError as E;
     if let Some(tls_error) = tls::find_rustls_error(err) {
         return format!("TLS: {}", tls::describe(tls_error));
     }
     match err {
-        ConnectionError::MqttState(StateError::ConnectionAborted) => {
-            "the broker closed the connection".into()
-        }
-        ConnectionError::MqttState(StateError::Io(err)) | ConnectionError::Io(err) => {
-            err.to_string()
-        }
-        ConnectionError::MqttState(StateError::AwaitPingResp) => {
+        E::MqttState(StateError::ConnectionAborted) => "the broker closed the connection".into(),
+        E::MqttState(StateError::Io(err)) | E::Io(err) => err.to_string(),
+        E::MqttState(StateError::AwaitPingResp) => {
             "the broker did not answer a keep-alive ping".into()
         }
-        ConnectionError::MqttState(StateError::Deserialization(err)) => {
+        E::MqttState(StateError::Deserialization(err)) => {
             format!("malformed packet from the broker: {err}")
         }
-        ConnectionError::ConnectionRefused(code) => refusal_reason(*code).into(),
-        ConnectionError::Websocket(err) => format!("WebSocket: {err}"),
-        ConnectionError::ResponseValidation(err) => {
+        E::Websocket(err) => format!("WebSocket: {err}"),
+        E::ResponseValidation(err) => {
             format!("the server did not accept MQTT over WebSockets: {err}")
         }
-        ConnectionError::FlushTimeout => format!(
+        E::FlushTimeout => format!(
             "a write did not complete within {} s",
             options::NETWORK_TIMEOUT_SECS
         ),
@@ -308,20 +839,74 @@ pub fn describe_error(err: &ConnectionError) -> String {
     }
 }
 
+fn describe_error_v5(err: &v5::ConnectionError) -> String {
+    use v5::ConnectionError as E;
+    use v5::StateError as S;
+    if let Some(tls_error) = tls::find_rustls_error(err) {
+        return format!("TLS: {}", tls::describe(tls_error));
+    }
+    match err {
+        E::MqttState(S::ConnectionAborted) => "the broker closed the connection".into(),
+        E::MqttState(S::Io(err)) | E::Io(err) => err.to_string(),
+        E::MqttState(S::AwaitPingResp) => "the broker did not answer a keep-alive ping".into(),
+        E::MqttState(S::ServerDisconnect {
+            reason_code,
+            reason_string,
+        }) => {
+            let code = *reason_code as u8;
+            match reason_string {
+                Some(why) => format!(
+                    "the broker disconnected us: {} ({code:#04x}): {why}",
+                    reason_words(code)
+                ),
+                None => format!(
+                    "the broker disconnected us: {} ({code:#04x})",
+                    reason_words(code)
+                ),
+            }
+        }
+        // rumqttc's MQTT 5 codec cannot read the short DISCONNECT forms brokers send (no
+        // reason code, or a reason code alone): such a DISCONNECT ends up here.
+        E::MqttState(S::Deserialization(err)) => format!(
+            "the broker sent a packet that could not be read, most likely a DISCONNECT (e.g. \
+             session taken over by another client with the same id, or the broker shutting \
+             down): {err}"
+        ),
+        E::MqttState(S::IncomingPacketTooLarge { pkt_size, max }) => {
+            format!("the broker sent a packet of {pkt_size} bytes, more than the {max} allowed")
+        }
+        E::Websocket(err) => format!("WebSocket: {err}"),
+        E::ResponseValidation(err) => {
+            format!("the server did not accept MQTT over WebSockets: {err}")
+        }
+        E::Timeout(_) => format!("no answer within {} s", options::NETWORK_TIMEOUT_SECS),
+        other => other.to_string(),
+    }
+}
+
+/// A CONNACK refusal code in words: MQTT 3.1.1's 1 to 5, MQTT 5's reason codes from 128.
+pub fn refusal_words(code: u8) -> &'static str {
+    match code {
+        1 => "unacceptable protocol version",
+        2 => "identifier rejected",
+        3 => "broker unavailable",
+        4 => "bad user name or password",
+        5 => "not authorised",
+        code => reason_words(code),
+    }
+}
+
 /// The MQTT 3.1.1 CONNACK return codes in words (as mosquitto prints them).
 pub fn refusal_reason(code: ConnectReturnCode) -> &'static str {
     match code {
         ConnectReturnCode::Success => "accepted",
-        ConnectReturnCode::RefusedProtocolVersion => "unacceptable protocol version",
-        ConnectReturnCode::BadClientId => "identifier rejected",
-        ConnectReturnCode::ServiceUnavailable => "broker unavailable",
-        ConnectReturnCode::BadUserNamePassword => "bad user name or password",
-        ConnectReturnCode::NotAuthorized => "not authorised",
+        other => refusal_words(other as u8),
     }
 }
 
-/// One line describing an event, for the -d trace.
-fn describe(event: &Event) -> String {
+/// One line describing an MQTT 3.1.1 event, for the -d trace.
+fn describe(event: &rumqttc::Event) -> String {
+    use rumqttc::{Event, Packet};
     match event {
         Event::Incoming(Packet::ConnAck(ack)) => format!(
             "received CONNACK (session present {}, {})",
@@ -347,15 +932,67 @@ fn describe(event: &Event) -> String {
         Event::Incoming(Packet::PubComp(ack)) => format!("received PUBCOMP (m{})", ack.pkid),
         Event::Incoming(Packet::PingResp) => "received PINGRESP".into(),
         Event::Incoming(other) => format!("received {other:?}"),
-        Event::Outgoing(Outgoing::Publish(pkid)) => format!("sending PUBLISH (m{pkid})"),
-        Event::Outgoing(Outgoing::Subscribe(pkid)) => format!("sending SUBSCRIBE (m{pkid})"),
-        Event::Outgoing(Outgoing::Unsubscribe(pkid)) => format!("sending UNSUBSCRIBE (m{pkid})"),
-        Event::Outgoing(Outgoing::PubAck(pkid)) => format!("sending PUBACK (m{pkid})"),
-        Event::Outgoing(Outgoing::PubRec(pkid)) => format!("sending PUBREC (m{pkid})"),
-        Event::Outgoing(Outgoing::PubRel(pkid)) => format!("sending PUBREL (m{pkid})"),
-        Event::Outgoing(Outgoing::PubComp(pkid)) => format!("sending PUBCOMP (m{pkid})"),
-        Event::Outgoing(Outgoing::PingReq) => "sending PINGREQ".into(),
-        Event::Outgoing(Outgoing::Disconnect) => "sending DISCONNECT".into(),
-        Event::Outgoing(other) => format!("sending {other:?}"),
+        Event::Outgoing(outgoing) => describe_outgoing(outgoing),
+    }
+}
+
+/// One line describing an MQTT 5 event, for the -d trace (with the reason codes).
+fn describe_v5(event: &v5::Event) -> String {
+    use mqtt5::Packet;
+    match event {
+        v5::Event::Incoming(Packet::ConnAck(ack)) => format!(
+            "received CONNACK (session present {}, {})",
+            u8::from(ack.session_present),
+            reason_words(connack_code_v5(ack.code))
+        ),
+        v5::Event::Incoming(Packet::Publish(p)) => format!(
+            "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(p.dup),
+            p.qos as u8,
+            u8::from(p.retain),
+            p.pkid,
+            String::from_utf8_lossy(&p.topic),
+            p.payload.len()
+        ),
+        v5::Event::Incoming(Packet::SubAck(ack)) => {
+            format!("received SUBACK (m{}, {:?})", ack.pkid, ack.return_codes)
+        }
+        v5::Event::Incoming(Packet::UnsubAck(ack)) => {
+            format!("received UNSUBACK (m{})", ack.pkid)
+        }
+        v5::Event::Incoming(Packet::PubAck(ack)) => format!(
+            "received PUBACK (m{}, rc{})",
+            ack.pkid,
+            puback_code_v5(ack.reason)
+        ),
+        v5::Event::Incoming(Packet::PubRec(ack)) => format!(
+            "received PUBREC (m{}, rc{})",
+            ack.pkid,
+            pubrec_code_v5(ack.reason)
+        ),
+        v5::Event::Incoming(Packet::PubRel(ack)) => format!("received PUBREL (m{})", ack.pkid),
+        v5::Event::Incoming(Packet::PubComp(ack)) => format!("received PUBCOMP (m{})", ack.pkid),
+        v5::Event::Incoming(Packet::PingResp(_)) => "received PINGRESP".into(),
+        v5::Event::Incoming(Packet::Disconnect(d)) => format!(
+            "received DISCONNECT ({})",
+            reason_words(d.reason_code as u8)
+        ),
+        v5::Event::Incoming(other) => format!("received {other:?}"),
+        v5::Event::Outgoing(outgoing) => describe_outgoing(outgoing),
+    }
+}
+
+fn describe_outgoing(outgoing: &Outgoing) -> String {
+    match outgoing {
+        Outgoing::Publish(pkid) => format!("sending PUBLISH (m{pkid})"),
+        Outgoing::Subscribe(pkid) => format!("sending SUBSCRIBE (m{pkid})"),
+        Outgoing::Unsubscribe(pkid) => format!("sending UNSUBSCRIBE (m{pkid})"),
+        Outgoing::PubAck(pkid) => format!("sending PUBACK (m{pkid})"),
+        Outgoing::PubRec(pkid) => format!("sending PUBREC (m{pkid})"),
+        Outgoing::PubRel(pkid) => format!("sending PUBREL (m{pkid})"),
+        Outgoing::PubComp(pkid) => format!("sending PUBCOMP (m{pkid})"),
+        Outgoing::PingReq => "sending PINGREQ".into(),
+        Outgoing::Disconnect => "sending DISCONNECT".into(),
+        other => format!("sending {other:?}"),
     }
 }

@@ -10,6 +10,7 @@ use anyhow::Result;
 use rumqttc::{LastWill, MqttOptions, NetworkOptions, TlsConfiguration, Transport};
 use rustls::ClientConfig;
 
+use super::properties::Collected;
 use super::tls;
 
 use crate::cli::{ConnectArgs, ProtocolVersion};
@@ -140,6 +141,14 @@ pub struct Settings {
     pub quiet: bool,
     /// `host:port` (or the WebSocket URL), for messages.
     pub address: String,
+    /// MQTT 5: the session expiry interval of the CONNECT (-x; forever with -c).
+    pub session_expiry: Option<u32>,
+    /// MQTT 5: the properties of each PUBLISH (set by the command that publishes).
+    pub publish_properties: Option<rumqttc::v5::mqttbytes::v5::PublishProperties>,
+    /// MQTT 5: the CONNECT properties of -D connect (and -x).
+    pub connect_properties: Collected,
+    /// MQTT 5: the will's properties (-D will).
+    pub will_properties: Option<rumqttc::v5::mqttbytes::v5::LastWillProperties>,
 }
 
 pub fn qos(level: u8) -> rumqttc::QoS {
@@ -152,6 +161,11 @@ pub fn qos(level: u8) -> rumqttc::QoS {
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
     Fatal::new(Code::Usage, message).into()
+}
+
+/// The usage error for an MQTT 5 option given without -V 5 (never a silent no-op).
+pub fn needs_v5(option: &str) -> anyhow::Error {
+    usage(format!("{option} is an MQTT 5 option: it needs -V 5"))
 }
 
 /// The client id to send: -i as given, -I plus the process id, or empty (the broker assigns one).
@@ -184,6 +198,32 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     }
     if id.len() > 65535 {
         return Err(usage("the client id is longer than 65535 bytes"));
+    }
+    let v5 = args.protocol_version == ProtocolVersion::V5;
+    if !v5 && args.session_expiry.is_some() {
+        return Err(needs_v5("-x (--session-expiry)"));
+    }
+    if !v5 && !args.property.is_empty() {
+        return Err(needs_v5("-D (--property)"));
+    }
+    let connect_properties = Collected::of(
+        "connect",
+        &args.property,
+        &[(
+            "session-expiry-interval",
+            args.session_expiry.map(|s| s.to_string()),
+        )],
+        &[],
+    )
+    .map_err(usage)?;
+    let will_properties = Collected::of("will", &args.property, &[], &[]).map_err(usage)?;
+    if !will_properties.is_empty() && args.will_topic.is_none() {
+        return Err(usage("-D will ... needs a will (--will-topic)"));
+    }
+    if v5 && args.keepalive < 5 {
+        return Err(usage(
+            "with -V 5 the keep-alive (-k) must be 5 s or more in this version",
+        ));
     }
     if args.disable_clean_session && id.is_empty() {
         return Err(usage(
@@ -336,6 +376,15 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         debug: args.debug,
         quiet: args.quiet,
         address,
+        session_expiry: match (v5, args.session_expiry) {
+            (false, _) => None,
+            (true, Some(secs)) => Some(secs),
+            (true, None) if args.disable_clean_session => Some(u32::MAX),
+            (true, None) => None,
+        },
+        publish_properties: None,
+        connect_properties,
+        will_properties: (!will_properties.is_empty()).then(|| will_properties.will()),
     })
 }
 
@@ -456,6 +505,44 @@ impl Settings {
         if let Some(will) = self.mqtt.last_will() {
             mqtt.set_last_will(will);
         }
+        mqtt
+    }
+
+    /// The MQTT 5 options: those of [`Settings::mqtt_options`], with the MQTT 5 properties.
+    /// No topic alias maximum: rumqttc does not resolve the aliases a broker would use.
+    pub fn mqtt5_options(&self, relay: Option<&Path>) -> rumqttc::v5::MqttOptions {
+        use rumqttc::v5::mqttbytes::v5::LastWill as LastWill5;
+        let base = self.mqtt_options(relay);
+        let (address, port) = base.broker_address();
+        let mut mqtt = rumqttc::v5::MqttOptions::new(base.client_id(), address, port);
+        mqtt.set_transport(base.transport())
+            .set_keep_alive(base.keep_alive())
+            .set_clean_start(base.clean_session())
+            .set_connection_timeout(NETWORK_TIMEOUT_SECS)
+            .set_max_packet_size(Some(MAX_PACKET_SIZE as u32))
+            .set_outgoing_inflight_upper_limit(base.inflight())
+            .set_session_expiry_interval(self.session_expiry)
+            .set_network_options(self.network.clone());
+        if let Some(login) = base.credentials() {
+            mqtt.set_credentials(login.username, login.password);
+        }
+        if let Some(will) = base.last_will() {
+            let qos = match will.qos {
+                rumqttc::QoS::AtMostOnce => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+                rumqttc::QoS::AtLeastOnce => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                rumqttc::QoS::ExactlyOnce => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+            };
+            mqtt.set_last_will(LastWill5::new(
+                will.topic,
+                will.message,
+                qos,
+                will.retain,
+                self.will_properties.clone(),
+            ));
+        }
+        let mut properties = mqtt.connect_properties().unwrap_or_default();
+        self.connect_properties.connect(&mut properties);
+        mqtt.set_connect_properties(properties);
         mqtt
     }
 }

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod links;
 pub mod passwd;
 pub mod publish;
+pub mod rr;
 pub mod subscribe;
 
 use crate::exit::{self, Code, Fatal};

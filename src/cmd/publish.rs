@@ -2,14 +2,16 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::cli::PubArgs;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
+
+use crate::cli::{ProtocolVersion, PubArgs, PublishPropertyArgs};
+use crate::client::properties::{Collected, PropertyArg};
 use crate::client::{Connection, options};
 use crate::exit::{Code, Fatal};
 
@@ -17,7 +19,9 @@ use crate::exit::{Code, Fatal};
 const READ_AHEAD: usize = 256;
 
 pub async fn run(args: PubArgs) -> Result<()> {
-    let settings = options::settings(&args.connect)?;
+    let mut settings = options::settings(&args.connect)?;
+    settings.publish_properties =
+        publish_properties(&args.properties, &args.connect.property, &settings)?;
     let topic = topic(&args)?;
     let source = source(&args)?;
     let quiet = settings.quiet;
@@ -69,6 +73,54 @@ fn topic(args: &PubArgs) -> Result<String> {
     crate::cli::parse_topic_name(&topic).map_err(usage)
 }
 
+/// The MQTT 5 properties of each PUBLISH (None when there are none), from the named options
+/// and -D publish; an error without -V 5, or for a -D of a packet pub never sends.
+pub fn publish_properties(
+    args: &PublishPropertyArgs,
+    property: &[PropertyArg],
+    settings: &options::Settings,
+) -> Result<Option<PublishProperties>> {
+    let given = [
+        ("--content-type", args.content_type.is_some()),
+        ("--message-expiry", args.message_expiry.is_some()),
+        ("--response-topic", args.response_topic.is_some()),
+        ("--correlation-data", args.correlation_data.is_some()),
+        ("--payload-is-utf8", args.payload_is_utf8),
+        ("--user-property", !args.user_properties.is_empty()),
+    ];
+    if let Some((first, _)) = given.iter().find(|(_, given)| *given)
+        && settings.protocol != ProtocolVersion::V5
+    {
+        return Err(options::needs_v5(first));
+    }
+    if let Some(other) = property
+        .iter()
+        .find(|p| matches!(p.command.as_str(), "subscribe" | "unsubscribe"))
+    {
+        return Err(usage(format!(
+            "-D {} ...: pub sends no {} packet",
+            other.command,
+            other.command.to_uppercase()
+        )));
+    }
+    let named = [
+        ("content-type", args.content_type.clone()),
+        (
+            "message-expiry-interval",
+            args.message_expiry.map(|n| n.to_string()),
+        ),
+        ("response-topic", args.response_topic.clone()),
+        ("correlation-data", args.correlation_data.clone()),
+        (
+            "payload-format-indicator",
+            args.payload_is_utf8.then(|| "1".to_owned()),
+        ),
+    ];
+    let collected =
+        Collected::of("publish", property, &named, &args.user_properties).map_err(usage)?;
+    Ok((!collected.is_empty()).then(|| collected.publish()))
+}
+
 fn usage(message: impl Into<String>) -> anyhow::Error {
     Fatal::new(Code::Usage, message).into()
 }
@@ -87,7 +139,7 @@ async fn publish(
     };
 
     let requests = usize::from(args.connect.max_inflight).max(READ_AHEAD);
-    let (mut connection, _ack) = Connection::open(&settings, requests).await?;
+    let mut connection = Connection::open(&settings, requests).await?;
 
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = match single {
@@ -100,7 +152,7 @@ async fn publish(
         }),
         None => tokio::spawn(read_lines(tx, limit)),
     };
-    let pause = Duration::from_secs_f64(args.repeat_delay);
+    let pause = args.repeat_delay;
     let result = connection
         .publish_all(topic, settings.qos, args.retain, rx, pause)
         .await;

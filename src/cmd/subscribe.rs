@@ -5,12 +5,12 @@ use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
 use anyhow::Result;
-use rumqttc::{ConnectionError, Event, Packet, Publish, SubscribeFilter, SubscribeReasonCode};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::cli::SubArgs;
-use crate::client::{self, Connection, options};
+use crate::cli::{ProtocolVersion, SubArgs};
+use crate::client::properties::Collected;
+use crate::client::{self, Connection, Event, Received, Subscription, options};
 use crate::exit::{Code, Fatal};
 use crate::format::{Message, Output, Rendered};
 use crate::topic;
@@ -33,8 +33,64 @@ pub async fn run(mut args: SubArgs) -> Result<()> {
         )
         .into());
     }
+    let subscription = subscription(&args, &settings)?;
     let quiet = settings.quiet;
-    super::quiet(quiet, subscribe(args, settings).await)
+    super::quiet(quiet, subscribe(args, settings, subscription).await)
+}
+
+/// The SUBSCRIBE to send: the filters, the QoS and the MQTT 5 options (an error without -V 5).
+fn subscription(args: &SubArgs, settings: &options::Settings) -> Result<Subscription> {
+    let v5 = settings.protocol == ProtocolVersion::V5;
+    let given = [
+        ("--no-local", args.no_local),
+        ("--retain-as-published", args.retain_as_published),
+        ("--retain-handling", args.retain_handling.is_some()),
+        ("--subscription-id", args.subscription_id.is_some()),
+        ("--user-property", !args.user_properties.is_empty()),
+    ];
+    if let Some((option, _)) = given.iter().find(|(_, given)| *given)
+        && !v5
+    {
+        return Err(options::needs_v5(option));
+    }
+    let usage = |message: String| Fatal::new(Code::Usage, message);
+    if let Some(other) = args
+        .connect
+        .property
+        .iter()
+        .find(|p| p.command == "publish")
+    {
+        return Err(usage(format!(
+            "-D {} ...: sub sends no PUBLISH packet",
+            other.command
+        ))
+        .into());
+    }
+    let subscribe = Collected::of(
+        "subscribe",
+        &args.connect.property,
+        &[(
+            "subscription-identifier",
+            args.subscription_id.map(|id| id.to_string()),
+        )],
+        &args.user_properties,
+    )
+    .map_err(usage)?;
+    let unsubscribe =
+        Collected::of("unsubscribe", &args.connect.property, &[], &[]).map_err(usage)?;
+    Ok(Subscription {
+        filters: args.topics.clone(),
+        qos: settings.qos as u8,
+        no_local: args.no_local,
+        retain_as_published: args.retain_as_published,
+        // -R: in MQTT 5 the broker is asked not to send retained messages at all.
+        retain_handling: args
+            .retain_handling
+            .unwrap_or(if args.no_retained && v5 { 2 } else { 0 }),
+        id: subscribe.subscription_id(),
+        user_properties: subscribe.user_properties,
+        unsubscribe_user_properties: unsubscribe.user_properties,
+    })
 }
 
 /// Why the receive loop ended.
@@ -45,10 +101,15 @@ enum Stop {
     TimedOut,
 }
 
-async fn subscribe(args: SubArgs, settings: options::Settings) -> Result<()> {
+async fn subscribe(
+    args: SubArgs,
+    settings: options::Settings,
+    subscription: Subscription,
+) -> Result<()> {
     let deadline = args
         .timeout
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+        // A -W too far away to represent is no deadline at all.
+        .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
     let timed_out = || -> anyhow::Error {
         Fatal::new(
             Code::Timeout,
@@ -71,16 +132,24 @@ async fn subscribe(args: SubArgs, settings: options::Settings) -> Result<()> {
 
     let requests = 16 + args.unsubscribe.len();
     let open = Connection::open(&settings, requests);
-    let (mut connection, _ack) = match deadline {
+    let mut connection = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline, open).await {
             Ok(opened) => opened?,
             Err(_) => return Err(timed_out()),
         },
         None => open.await?,
     };
-    request_subscriptions(&connection, &args, settings.qos)?;
+    request_subscriptions(&connection, &args, &subscription)?;
 
-    let stop = receive(&mut connection, &args, &settings, deadline, output).await?;
+    let stop = receive(
+        &mut connection,
+        &args,
+        &settings,
+        &subscription,
+        deadline,
+        output,
+    )
+    .await?;
     // Best effort: the messages are already out; a failed DISCONNECT changes nothing for them.
     let _ = connection.disconnect().await;
     match stop {
@@ -89,14 +158,16 @@ async fn subscribe(args: SubArgs, settings: options::Settings) -> Result<()> {
     }
 }
 
-fn request_subscriptions(connection: &Connection, args: &SubArgs, qos: rumqttc::QoS) -> Result<()> {
-    let filters = args
-        .topics
-        .iter()
-        .map(|filter| SubscribeFilter::new(filter.clone(), qos));
-    connection.client.try_subscribe_many(filters)?;
+fn request_subscriptions(
+    connection: &Connection,
+    args: &SubArgs,
+    subscription: &Subscription,
+) -> Result<()> {
+    connection.client.try_subscribe(subscription)?;
     for filter in &args.unsubscribe {
-        connection.client.try_unsubscribe(filter.clone())?;
+        connection
+            .client
+            .try_unsubscribe(filter.clone(), subscription)?;
     }
     Ok(())
 }
@@ -105,6 +176,7 @@ async fn receive(
     connection: &mut Connection,
     args: &SubArgs,
     settings: &options::Settings,
+    subscription: &Subscription,
     deadline: Option<Instant>,
     mut output: Output,
 ) -> Result<Stop> {
@@ -130,8 +202,8 @@ async fn receive(
             _ = sigterm.recv() => return Ok(Stop::Done),
         };
         let publish = match event {
-            Ok(Event::Incoming(Packet::Publish(publish))) => publish,
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+            Ok(Event::Publish(publish)) => publish,
+            Ok(Event::ConnAck { .. }) => {
                 // A reconnect: the broker may have forgotten us, so subscribe again.
                 if reconnecting && !settings.quiet {
                     crate::say!("skeeter: reconnected to {}", connection.address());
@@ -141,27 +213,24 @@ async fn receive(
                 // Clears in flight died with the connection; resubscribing brings their
                 // retained messages back, to be cleared again.
                 clearing.acked = clearing.sent;
-                request_subscriptions(connection, args, settings.qos)?;
+                request_subscriptions(connection, args, subscription)?;
                 continue;
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                check_suback(&ack.return_codes, args, settings.quiet)?;
+            Ok(Event::SubAck(codes)) => {
+                check_suback(&codes, args, settings.quiet)?;
                 if args.exit_after_subscribe {
                     return Ok(Stop::Done);
                 }
                 continue;
             }
-            Ok(Event::Incoming(Packet::PubAck(_))) => {
+            Ok(Event::PubAck(_)) => {
                 clearing.acknowledged();
                 clearing.send(connection);
                 continue;
             }
             Ok(_) => continue,
-            Err(ConnectionError::ConnectionRefused(code)) => {
-                return Err(client::connect_error(
-                    ConnectionError::ConnectionRefused(code),
-                    connection.address(),
-                ));
+            Err(err) if err.refused().is_some() => {
+                return Err(client::connect_error(err, connection.address()));
             }
             Err(err) => {
                 if !settings.quiet {
@@ -252,7 +321,7 @@ impl Clearing {
                 true,
                 Vec::new(),
             );
-            if queued.is_err() {
+            if !queued {
                 break;
             }
             let topic = self.waiting.pop_front().unwrap_or_default();
@@ -270,7 +339,7 @@ impl Clearing {
     }
 
     /// Whether this is the empty message our own clear of its topic produced.
-    fn is_own_echo(&mut self, publish: &Publish) -> bool {
+    fn is_own_echo(&mut self, publish: &Received) -> bool {
         if publish.retain || !publish.payload.is_empty() {
             return false;
         }
@@ -285,7 +354,7 @@ impl Clearing {
 }
 
 /// -R and -T: messages left out are not printed and not counted.
-fn wanted(publish: &Publish, args: &SubArgs) -> bool {
+fn wanted(publish: &Received, args: &SubArgs) -> bool {
     if args.no_retained && publish.retain {
         return false;
     }
@@ -300,15 +369,16 @@ fn wanted(publish: &Publish, args: &SubArgs) -> bool {
 fn print(
     out: &mut impl Write,
     output: &mut Output,
-    publish: &Publish,
+    publish: &Received,
     quiet: bool,
 ) -> io::Result<()> {
     let message = Message {
         topic: &publish.topic,
         payload: &publish.payload,
-        qos: publish.qos as u8,
+        qos: publish.qos,
         retain: publish.retain,
         mid: publish.pkid,
+        properties: publish.properties.as_ref(),
     };
     if output.write(out, &message)? == Rendered::PayloadNotJson && !quiet {
         crate::say!(
@@ -319,13 +389,20 @@ fn print(
     out.flush()
 }
 
-/// A refused filter is reported; if every filter was refused there is nothing to wait for.
-fn check_suback(codes: &[SubscribeReasonCode], args: &SubArgs, quiet: bool) -> Result<()> {
-    let refused: Vec<&str> = codes
+/// A refused filter is reported (with the MQTT 5 reason in words); if every filter was refused
+/// there is nothing to wait for.
+fn check_suback(codes: &[Result<u8, u8>], args: &SubArgs, quiet: bool) -> Result<()> {
+    let refused: Vec<String> = codes
         .iter()
         .zip(&args.topics)
-        .filter(|(code, _)| matches!(code, SubscribeReasonCode::Failure))
-        .map(|(_, filter)| filter.as_str())
+        .filter_map(|(code, filter)| match code {
+            Ok(_) => None,
+            Err(0x80) => Some(filter.clone()),
+            Err(reason) => Some(format!(
+                "{filter} ({}, reason code {reason:#04x})",
+                client::reason_words(*reason)
+            )),
+        })
         .collect();
     if refused.is_empty() {
         return Ok(());
@@ -353,5 +430,58 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub_args(args: &[&str]) -> SubArgs {
+        use clap::Parser;
+        let argv = ["skeeter", "sub"].iter().chain(args);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Sub(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_suback_refusal_is_reported_per_filter() {
+        let args = sub_args(&["-t", "a", "-t", "b"]);
+        assert!(check_suback(&[Ok(0), Err(0x87)], &args, true).is_ok());
+        let err = check_suback(&[Err(0x80), Err(0x87)], &args, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the broker refused every subscription: a, b (not authorized, reason code 0x87)"
+        );
+        assert_eq!(crate::exit::code_of(&err), Code::Failure);
+    }
+
+    #[test]
+    fn mqtt5_subscription_options() {
+        let settings = |args: &SubArgs| options::settings(&args.connect).unwrap();
+        let args = sub_args(&["-t", "a", "-V", "5", "-R"]);
+        let subscription = subscription(&args, &settings(&args)).unwrap();
+        assert_eq!(subscription.retain_handling, 2);
+        let args = sub_args(&["-t", "a", "-R"]);
+        assert_eq!(
+            subscription_of(&args).retain_handling,
+            0,
+            "MQTT 3.1.1: -R filters on the client"
+        );
+        let args = sub_args(&[
+            "-t",
+            "a",
+            "-V",
+            "5",
+            "-D",
+            "subscribe\0subscription-identifier\u{0}7",
+        ]);
+        assert_eq!(subscription_of(&args).id, Some(7));
+    }
+
+    fn subscription_of(args: &SubArgs) -> Subscription {
+        subscription(args, &options::settings(&args.connect).unwrap()).unwrap()
     }
 }

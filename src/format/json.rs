@@ -27,7 +27,7 @@ use chrono::{DateTime, TimeZone};
 use std::fmt;
 
 use super::template::Sink;
-use super::{Message, Rendered};
+use super::{Message, Properties, Rendered};
 
 /// How %j and %J put the payload in the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,10 @@ where
         object.key("mid");
         number(object.out, u64::from(message.mid));
     }
+    if let Some(properties) = message.properties.filter(|p| **p != Properties::default()) {
+        object.key("properties");
+        write_properties(object.out, properties, pretty);
+    }
     object.key("payload");
     if message.payload.is_empty() {
         object.out.extend_from_slice(b"null");
@@ -93,6 +97,81 @@ where
     }
     object.close();
     Rendered::Complete
+}
+
+/// The MQTT 5 properties as mosquitto's cJSON build prints them (in the order a mosquitto broker
+/// usually sends them; rumqttc does not keep the order received): the spec's names, numbers as
+/// numbers, correlation data as a string (as `%j` gives a payload: an array of byte values when
+/// it is not UTF-8), user properties as an object (a repeated key repeated).
+fn write_properties(out: &mut Vec<u8>, props: &Properties, pretty: bool) {
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, name: &str, depth: usize| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        if pretty {
+            out.push(b'\n');
+            out.resize(out.len() + depth, b'\t');
+        }
+        string(out, name);
+        out.extend_from_slice(if pretty { b":\t" } else { b":" });
+    };
+    out.push(b'{');
+    if let Some(id) = props.subscription_ids.first() {
+        key(out, "subscription-identifier", 2);
+        number(out, *id as u64);
+    }
+    if let Some(value) = &props.content_type {
+        key(out, "content-type", 2);
+        string(out, value);
+    }
+    if !props.user_properties.is_empty() {
+        key(out, "user-properties", 2);
+        out.push(b'{');
+        for (i, (name, value)) in props.user_properties.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if pretty {
+                out.extend_from_slice(b"\n\t\t\t");
+            }
+            string(out, name);
+            out.extend_from_slice(if pretty { b":\t" } else { b":" });
+            string(out, value);
+        }
+        if pretty {
+            out.extend_from_slice(b"\n\t\t");
+        }
+        out.push(b'}');
+    }
+    if let Some(value) = &props.correlation_data {
+        key(out, "correlation-data", 2);
+        match std::str::from_utf8(value) {
+            Ok(text) => string(out, text),
+            Err(_) => bytes(out, value, pretty),
+        }
+    }
+    if let Some(value) = &props.response_topic {
+        key(out, "response-topic", 2);
+        string(out, value);
+    }
+    if let Some(value) = props.payload_format {
+        key(out, "payload-format-indicator", 2);
+        number(out, u64::from(value));
+    }
+    if let Some(value) = props.message_expiry {
+        key(out, "message-expiry-interval", 2);
+        number(out, u64::from(value));
+    }
+    if let Some(value) = props.topic_alias {
+        key(out, "topic-alias", 2);
+        number(out, u64::from(value));
+    }
+    if pretty {
+        out.extend_from_slice(b"\n\t");
+    }
+    out.push(b'}');
 }
 
 /// Whether `payload` is exactly one JSON value (blanks around it allowed).
@@ -283,6 +362,7 @@ mod tests {
             qos: 0,
             retain: false,
             mid: 0,
+            properties: None,
         }
     }
 
@@ -323,6 +403,7 @@ mod tests {
             qos: 1,
             retain: true,
             mid: 17,
+            properties: None,
         };
         assert_eq!(
             json(&qos1, Payload::Escaped, false),
@@ -436,6 +517,7 @@ mod tests {
         let qos2 = Message {
             qos: 2,
             mid: 9,
+            properties: None,
             ..message("x", b"hi")
         };
         assert_eq!(

@@ -8,9 +8,8 @@ use std::io::{self, Write};
 
 pub use template::{FormatError, Template};
 
-/// A received message, as the formats see it. (MQTT 5 properties will join it when the client
-/// speaks MQTT 5; until then `%A %C %D %E %F %P %R %S` print what mosquitto prints for an absent
-/// property.)
+/// A received message, as the formats see it. Without properties (MQTT 3.1.1, or an MQTT 5
+/// message without any), `%A %C %D %E %F %P %R %S` print what mosquitto prints for an absent one.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
     pub topic: &'a str,
@@ -19,6 +18,29 @@ pub struct Message<'a> {
     pub retain: bool,
     /// The packet identifier: 0 for QoS 0.
     pub mid: u16,
+    /// The MQTT 5 properties of the PUBLISH.
+    pub properties: Option<&'a Properties>,
+}
+
+/// The MQTT 5 properties a received PUBLISH may carry (those the -F codes and %j show).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// `%F`, payload-format-indicator.
+    pub payload_format: Option<u8>,
+    /// `%E`, message-expiry-interval (seconds left).
+    pub message_expiry: Option<u32>,
+    /// `%A`, topic-alias.
+    pub topic_alias: Option<u16>,
+    /// `%R`, response-topic.
+    pub response_topic: Option<String>,
+    /// `%D`, correlation-data.
+    pub correlation_data: Option<Vec<u8>>,
+    /// `%P`, user properties in the order received (duplicates kept).
+    pub user_properties: Vec<(String, String)>,
+    /// `%S`, subscription-identifier (the first one).
+    pub subscription_ids: Vec<usize>,
+    /// `%C`, content-type.
+    pub content_type: Option<String>,
 }
 
 /// What became of one message's output.
@@ -147,6 +169,7 @@ mod tests {
             qos: 0,
             retain: false,
             mid: 0,
+            properties: None,
         };
         for _ in 0..2 {
             assert_eq!(

@@ -11,6 +11,7 @@
 //! - `@Z` prints the numeric offset (`+01:00`), not the zone abbreviation: chrono has no names.
 //! - All the time codes of one message read the clock once (mosquitto reads it for each code).
 //! - A width or precision above [`MAX_WIDTH`] is refused (mosquitto overflows an `int`).
+//! - `%E` and `%S` are unsigned: 2^31 and more print as such (mosquitto: negative).
 
 use std::cell::LazyCell;
 use std::fmt;
@@ -106,20 +107,31 @@ enum Code {
     IsoTime,
     /// `%U`: Unix time with nanoseconds.
     UnixTime,
-    /// An MQTT 5 property. Every message is MQTT 3.1.1 today, so it is always absent.
+    /// An MQTT 5 property of the message.
     Property(Property),
 }
 
-/// The MQTT 5 properties of the `%` codes, and what mosquitto prints when one is absent.
+/// The MQTT 5 properties of the `%` codes. When one is absent, mosquitto prints `width` pad
+/// characters for the numbers (`0` with the `0` flag), `width` blanks for `%C`, and nothing for
+/// `%D %P %R`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Property {
-    /// `%A` topic alias, `%E` message expiry, `%F` payload format, `%S` subscription id:
-    /// `width` pad characters (`0` with the `0` flag).
-    Number,
-    /// `%C` content type: `width` blanks.
+    /// `%A`.
+    TopicAlias,
+    /// `%C`.
     ContentType,
-    /// `%D` correlation data, `%P` user properties, `%R` response topic: nothing.
-    Unpadded,
+    /// `%D`, raw bytes; flags are ignored.
+    CorrelationData,
+    /// `%E`.
+    MessageExpiry,
+    /// `%F`.
+    PayloadFormat,
+    /// `%P`, `k1:v1 k2:v2`; flags are ignored.
+    UserProperties,
+    /// `%R`.
+    ResponseTopic,
+    /// `%S`.
+    SubscriptionId,
 }
 
 /// The strftime conversions of glibc (mosquitto_sub passes `@X` to it) that chrono formats the
@@ -270,9 +282,14 @@ fn parse_percent(chars: &mut Chars<'_>) -> Result<Percent, FormatError> {
         'r' => Code::Retain,
         'I' => Code::IsoTime,
         'U' => Code::UnixTime,
-        'A' | 'E' | 'F' | 'S' => Code::Property(Property::Number),
+        'A' => Code::Property(Property::TopicAlias),
         'C' => Code::Property(Property::ContentType),
-        'D' | 'P' | 'R' => Code::Property(Property::Unpadded),
+        'D' => Code::Property(Property::CorrelationData),
+        'E' => Code::Property(Property::MessageExpiry),
+        'F' => Code::Property(Property::PayloadFormat),
+        'P' => Code::Property(Property::UserProperties),
+        'R' => Code::Property(Property::ResponseTopic),
+        'S' => Code::Property(Property::SubscriptionId),
         c => return Err(FormatError::InvalidFormat(c)),
     };
     Ok(Percent::Field(code, spec))
@@ -330,12 +347,73 @@ fn field<Tz>(
                 format_args!("{}.{:09}", now.timestamp(), now.timestamp_subsec_nanos()),
             );
         }
-        Code::Property(Property::Number) => {
-            let pad = if spec.zero { b'0' } else { b' ' };
-            out.resize(out.len() + spec.width, pad);
+        Code::Property(property) => property_field(out, message, property, spec),
+    }
+}
+
+/// Render one MQTT 5 property code, present or absent.
+fn property_field(out: &mut Vec<u8>, message: &Message<'_>, property: Property, spec: &Spec) {
+    let props = message.properties;
+    let number = match property {
+        Property::TopicAlias => Some(props.and_then(|p| p.topic_alias).map(u64::from)),
+        Property::MessageExpiry => Some(props.and_then(|p| p.message_expiry).map(u64::from)),
+        Property::PayloadFormat => Some(props.and_then(|p| p.payload_format).map(u64::from)),
+        Property::SubscriptionId => Some(
+            props
+                .and_then(|p| p.subscription_ids.first())
+                .map(|&id| id as u64),
+        ),
+        _ => None,
+    };
+    if let Some(value) = number {
+        match value {
+            Some(value) => integer(out, value, spec),
+            None => {
+                let pad = if spec.zero { b'0' } else { b' ' };
+                out.resize(out.len() + spec.width, pad);
+            }
         }
-        Code::Property(Property::ContentType) => out.resize(out.len() + spec.width, b' '),
-        Code::Property(Property::Unpadded) => {}
+        return;
+    }
+    match property {
+        Property::ContentType | Property::ResponseTopic => {
+            let text = props.and_then(|p| match property {
+                Property::ContentType => p.content_type.as_deref(),
+                _ => p.response_topic.as_deref(),
+            });
+            match text {
+                Some(text) => {
+                    let start = out.len();
+                    out.extend_from_slice(text.as_bytes());
+                    align_text(out, start, spec);
+                }
+                None if property == Property::ContentType => {
+                    out.resize(out.len() + spec.width, b' ');
+                }
+                None => {}
+            }
+        }
+        Property::CorrelationData => {
+            if let Some(data) = props.and_then(|p| p.correlation_data.as_deref()) {
+                out.extend_from_slice(data);
+            }
+        }
+        Property::UserProperties => {
+            for (i, (key, value)) in props
+                .map(|p| p.user_properties.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(key.as_bytes());
+                out.push(b':');
+                out.extend_from_slice(value.as_bytes());
+            }
+        }
+        _ => {}
     }
 }
 
@@ -435,6 +513,7 @@ mod tests {
             qos: 0,
             retain: false,
             mid: 0,
+            properties: None,
         }
     }
 
@@ -469,6 +548,7 @@ mod tests {
             qos: 1,
             retain: false,
             mid: 1,
+            properties: None,
         };
         let out = render_message(
             "[%t][%p][%x][%X][%l][%m][%q][%r][%A][%C][%D][%E][%F][%P][%R][%S][%%][@@]",
@@ -482,9 +562,35 @@ mod tests {
             qos: 2,
             retain: true,
             mid: 65535,
+            properties: None,
             ..message
         };
         assert_eq!(render_message("%q %r %m", &retained), b"2 1 65535");
+    }
+
+    #[test]
+    fn present_mqtt5_properties() {
+        let properties = crate::format::Properties {
+            payload_format: Some(1),
+            message_expiry: Some(100),
+            topic_alias: Some(3),
+            response_topic: Some("resp/t".into()),
+            correlation_data: Some(b"c\0d".to_vec()),
+            user_properties: vec![("k1".into(), "v1".into()), ("k1".into(), "v2".into())],
+            subscription_ids: vec![7, 8],
+            content_type: Some("text/plain".into()),
+        };
+        let message = Message {
+            properties: Some(&properties),
+            ..message("t", b"x")
+        };
+        assert_eq!(
+            render_message(
+                "[%A][%C][%D][%E][%F][%P][%R][%S][%04E][%-4S][%12C][%.4C][%8R][%5D][%5P]",
+                &message
+            ),
+            b"[3][text/plain][c\0d][100][1][k1:v1 k1:v2][resp/t][7][0100][7   ][  text/plain][text][  resp/t][c\0d][k1:v1 k1:v2]"
+        );
     }
 
     #[test]
@@ -503,6 +609,7 @@ mod tests {
     fn integers_take_width_minus_and_zero_but_not_precision() {
         let message = Message {
             mid: 42,
+            properties: None,
             qos: 1,
             ..message("t", b"abcdef")
         };

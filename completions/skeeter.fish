@@ -57,7 +57,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s P -l pw -d 'Pass
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
@@ -112,7 +112,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s P -l pw -d 'Pass
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
@@ -167,7 +167,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s P -l pw -d 'Passw
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-payload -d 'Payload of the Last Will [default: empty]' -r

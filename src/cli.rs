@@ -132,7 +132,7 @@ pub struct ConnectArgs {
     pub session_expiry: Option<u32>,
 
     /// MQTT 5: a property, as mosquitto's -D: COMMAND NAME VALUE, or COMMAND user-property KEY
-    /// VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will.
+    /// VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect.
     #[arg(short = 'D', long = "property", value_parser = crate::client::properties::parse_property_arg, value_name = "COMMAND NAME VALUE", help_heading = "MQTT 5")]
     pub property: Vec<crate::client::properties::PropertyArg>,
 
@@ -372,8 +372,9 @@ Differences from mosquitto_pub 2.0 (its bugs are not copied):
   not authorized) exits 12; mosquitto_pub warns and exits 0.
   -D and the other MQTT 5 options need -V 5 (mosquitto_pub's -D switches to MQTT 5 by itself);
   -D for a packet pub never sends (subscribe, unsubscribe) is an error, not ignored; -D
-  disconnect, topic-alias, topic-alias-maximum and the authentication properties are not
-  supported.
+  connect topic-alias-maximum and the authentication properties are not supported. -D publish
+  topic-alias N sends the topic once, then the alias alone; an N above the broker's maximum
+  (CONNACK) exits 2 before publishing.
   -d writes its trace to stderr, not among the output; --help and --version exit 0.";
 
 /// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.

@@ -565,3 +565,222 @@ fn mqtt5_through_the_relay_and_a_unix_socket() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "x ct\n");
 }
+
+/// One run of `skeeter ARGS` against the embedded broker on `port`, with -V 5.
+fn run5(port: u16, tool: &str, args: &[&str]) -> std::process::Output {
+    skeeter()
+        .args([tool, "-p", &port.to_string(), "-V", "5"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A session of 1 s kept by `-D disconnect session-expiry-interval 3600`: the message published
+/// while away (after the CONNECT's second has passed) is waiting on return. Without the
+/// property the session is gone by then.
+#[test]
+fn disconnect_session_expiry_keeps_the_session() {
+    let broker = common::TestBroker::start();
+    session_kept_by_disconnect(broker.port());
+}
+
+/// The same through mosquitto.
+#[test]
+fn disconnect_session_expiry_keeps_the_session_in_mosquitto() {
+    let Some(mosquitto) = Mosquitto::start("") else {
+        return;
+    };
+    session_kept_by_disconnect(mosquitto.port);
+}
+
+fn session_kept_by_disconnect(port: u16) {
+    for (id, keep) in [("kept", true), ("expired", false)] {
+        let topic = format!("dis/{id}");
+        let mut first = vec!["-c", "-i", id, "-x", "1", "-q", "1", "-t", &topic, "-E"];
+        if keep {
+            first.extend([
+                "-D",
+                "disconnect",
+                "session-expiry-interval",
+                "3600",
+                "-D",
+                "disconnect",
+                "user-property",
+                "why",
+                "test",
+            ]);
+        }
+        let output = run5(port, "sub", &first);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        std::thread::sleep(Duration::from_millis(2500));
+        let output = run5(port, "pub", &["-q", "1", "-t", &topic, "-m", "while away"]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let back = run5(
+            port,
+            "sub",
+            &[
+                "-c", "-i", id, "-x", "1", "-q", "1", "-t", &topic, "-C", "1", "-W", "2",
+            ],
+        );
+        if keep {
+            assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+            assert_eq!(text(&back.stdout), "while away\n");
+        } else {
+            assert_eq!(back.status.code(), Some(27), "{}", text(&back.stderr));
+            assert_eq!(text(&back.stdout), "");
+        }
+    }
+}
+
+/// -D disconnect: MQTT 5 only, its two properties checked like the others.
+#[test]
+fn disconnect_properties_need_v5_and_are_checked() {
+    let output = skeeter()
+        .args([
+            "sub",
+            "-t",
+            "t",
+            "-D",
+            "disconnect",
+            "session-expiry-interval",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(one_error_line(&output, 2).contains("needs -V 5"));
+    for (args, expected) in [
+        (
+            &["-D", "disconnect", "session-expiry-interval", "x"][..],
+            "not a number",
+        ),
+        (
+            &["-D", "disconnect", "reason-string", "x"][..],
+            "not a property of disconnect",
+        ),
+        (
+            &[
+                "-D",
+                "disconnect",
+                "session-expiry-interval",
+                "1",
+                "-D",
+                "disconnect",
+                "session-expiry-interval",
+                "2",
+            ][..],
+            "duplicate property",
+        ),
+        (
+            &[
+                "-L",
+                "ws://127.0.0.1:1/",
+                "-D",
+                "disconnect",
+                "user-property",
+                "k",
+                "v",
+            ][..],
+            "WebSockets cannot be combined",
+        ),
+    ] {
+        let output = skeeter()
+            .args(["pub", "-V", "5", "-t", "t", "-m", "x"])
+            .args(args)
+            .output()
+            .unwrap();
+        let line = one_error_line(&output, 2);
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+}
+
+/// `pub -V 5 -l -D publish topic-alias 3 -t TOPIC` with five lines on stdin, seen by a
+/// subscriber on `port` (-v): every message arrives with its topic.
+fn lines_with_an_alias(port: u16, qos: &str) {
+    let topic = format!("alias/q{qos}");
+    let sub = skeeter_sub(port, &["-V", "5", "-t", "alias/#", "-v", "-C", "5"]);
+    let output = skeeter()
+        .args(["pub", "-p", &port.to_string(), "-V", "5", "-l", "-q", qos])
+        .args(["-t", &topic, "-D", "publish", "topic-alias", "3"])
+        .write_stdin("l1\nl2\nl3\nl4\nl5\n")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (code, out) = sub.finish(LIMIT);
+    assert_eq!(code, Some(0));
+    let expected: String = (1..=5).map(|i| format!("{topic} l{i}\n")).collect();
+    assert_eq!(text(&out), expected);
+}
+
+#[test]
+fn topic_alias_through_the_embedded_broker() {
+    let broker = common::TestBroker::start();
+    lines_with_an_alias(broker.port(), "1");
+    lines_with_an_alias(broker.port(), "0");
+    // The embedded broker allows aliases up to 10: 11 is refused before anything is published.
+    let output = run5(
+        broker.port(),
+        "pub",
+        &[
+            "-t",
+            "alias/x",
+            "-m",
+            "x",
+            "-D",
+            "publish",
+            "topic-alias",
+            "11",
+        ],
+    );
+    let line = one_error_line(&output, 2);
+    assert!(line.contains("allows topic aliases up to 10"), "{line}");
+    // Not a number from 1, and not a property of a will.
+    for (args, expected) in [
+        (
+            &["-D", "publish", "topic-alias", "0"][..],
+            "not a number from 1",
+        ),
+        (
+            &["--will-topic", "w", "-D", "will", "topic-alias", "1"][..],
+            "not a property of will",
+        ),
+    ] {
+        let output = run5(
+            broker.port(),
+            "pub",
+            &[&["-t", "t", "-m", "x"][..], args].concat(),
+        );
+        let line = one_error_line(&output, 2);
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn topic_alias_through_mosquitto() {
+    let Some(mosquitto) = Mosquitto::start("") else {
+        return;
+    };
+    lines_with_an_alias(mosquitto.port, "1");
+    lines_with_an_alias(mosquitto.port, "2");
+    let Some(none) = Mosquitto::start("max_topic_alias 0") else {
+        return;
+    };
+    let output = run5(
+        none.port,
+        "pub",
+        &[
+            "-t",
+            "alias/x",
+            "-m",
+            "x",
+            "-D",
+            "publish",
+            "topic-alias",
+            "1",
+        ],
+    );
+    let line = one_error_line(&output, 2);
+    assert!(
+        line.contains("allows topic aliases up to 0 (none)"),
+        "{line}"
+    );
+}

@@ -319,6 +319,14 @@ impl Connection {
         }
     }
 
+    /// MQTT 5: the highest topic alias the broker's CONNACK allows (0: none; 0 in MQTT 3.1.1).
+    fn topic_alias_max(&self) -> u16 {
+        match &self.eventloop {
+            EventLoop::V4(_) => 0,
+            EventLoop::V5(eventloop) => eventloop.state.broker_topic_alias_max,
+        }
+    }
+
     /// The next event, traced on stderr with -d. After an error, calling it again reconnects.
     pub async fn next_event(&mut self) -> Result<Event, ConnectionError> {
         let (event, line) = match &mut self.eventloop {
@@ -408,6 +416,10 @@ impl Connection {
     /// and DISCONNECT is sent. An MQTT 5 acknowledgement refusing a message (reason code 0x80 or
     /// more) is counted as complete, and makes the result an error ([`Code::NotAccepted`]).
     ///
+    /// With a topic alias (-D publish topic-alias N), the first PUBLISH carries the topic and
+    /// the alias, the others an empty topic and the alias, as mosquitto_pub's; an alias above
+    /// the broker's CONNACK maximum is a usage error before anything is published.
+    ///
     /// With a non-zero `pause`, each publish waits for the previous one to complete, then for
     /// `pause`. An `Err` on the channel (an unreadable input) stops the input; what was sent is
     /// still completed, then the error is returned.
@@ -422,6 +434,22 @@ impl Connection {
         let (completed_tx, mut completed_rx) = watch::channel(0u64);
         let client = self.client.clone();
         let properties = self.publish_properties.clone();
+        let alias = properties.as_ref().and_then(|p| p.topic_alias);
+        if let Some(alias) = alias
+            && alias > self.topic_alias_max()
+        {
+            let max = self.topic_alias_max();
+            let _ = self.disconnect().await;
+            return Err(Fatal::new(
+                Code::Usage,
+                format!(
+                    "-D publish topic-alias {alias}: {} allows topic aliases up to {max}{}",
+                    self.address,
+                    if max == 0 { " (none)" } else { "" }
+                ),
+            )
+            .into());
+        }
         // The producer runs beside the event loop, so the loop is never interrupted mid-poll;
         // publish() waits while the request queue is full, which bounds memory.
         let producer = tokio::spawn(async move {
@@ -441,8 +469,14 @@ impl Connection {
                     }
                     tokio::time::sleep(pause).await;
                 }
+                // With an alias, the broker knows the topic after the first PUBLISH.
+                let topic = if alias.is_some() && queued > 0 {
+                    ""
+                } else {
+                    topic.as_str()
+                };
                 if !client
-                    .publish(topic.as_str(), qos, retain, payload, properties.as_ref())
+                    .publish(topic, qos, retain, payload, properties.as_ref())
                     .await
                 {
                     break; // the event loop is gone; its error is reported there

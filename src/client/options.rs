@@ -149,6 +149,8 @@ pub struct Settings {
     pub connect_properties: Collected,
     /// MQTT 5: the will's properties (-D will).
     pub will_properties: Option<rumqttc::v5::mqttbytes::v5::LastWillProperties>,
+    /// MQTT 5: the DISCONNECT properties (-D disconnect); the relay sends them.
+    pub disconnect_properties: Option<rumqttc::v5::mqttbytes::v5::DisconnectProperties>,
 }
 
 pub fn qos(level: u8) -> rumqttc::QoS {
@@ -217,6 +219,8 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     )
     .map_err(usage)?;
     let will_properties = Collected::of("will", &args.property, &[], &[]).map_err(usage)?;
+    let disconnect_properties =
+        Collected::of("disconnect", &args.property, &[], &[]).map_err(usage)?;
     if !will_properties.is_empty() && args.will_topic.is_none() {
         return Err(usage("-D will ... needs a will (--will-topic)"));
     }
@@ -266,10 +270,12 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     if websocket
         && (args.bind_address.is_some()
             || args.proxy.is_some()
-            || args.protocol_version == ProtocolVersion::V31)
+            || args.protocol_version == ProtocolVersion::V31
+            || !disconnect_properties.is_empty())
     {
         return Err(usage(
-            "WebSockets cannot be combined with -A, --proxy or -V 31 in this version",
+            "WebSockets cannot be combined with -A, --proxy, -V 31 or -D disconnect in this \
+             version",
         ));
     }
     if args.ws_path.is_some() && !websocket {
@@ -385,6 +391,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         publish_properties: None,
         connect_properties,
         will_properties: (!will_properties.is_empty()).then(|| will_properties.will()),
+        disconnect_properties: disconnect_properties.disconnect(),
     })
 }
 

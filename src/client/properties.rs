@@ -6,7 +6,9 @@
 //! ([`group_property_args`]): the property name says how many values follow.
 
 use bytes::Bytes;
-use rumqttc::v5::mqttbytes::v5::{ConnectProperties, LastWillProperties, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectProperties, DisconnectProperties, LastWillProperties, PublishProperties,
+};
 
 /// Separates the words of one `-D` in the word clap sees (argv cannot contain a NUL).
 const SEPARATOR: char = '\0';
@@ -77,6 +79,7 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
             "message-expiry-interval",
             "payload-format-indicator",
             "response-topic",
+            "topic-alias",
             "user-property",
         ],
         "subscribe" => &["subscription-identifier", "user-property"],
@@ -90,8 +93,9 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
             "user-property",
             "will-delay-interval",
         ],
-        "disconnect" | "auth" | "puback" | "pubrec" | "pubrel" | "pubcomp" | "suback"
-        | "unsuback" => {
+        // rumqttc cannot send them: the relay rewrites its DISCONNECT (see relay.rs).
+        "disconnect" => &["session-expiry-interval", "user-property"],
+        "auth" | "puback" | "pubrec" | "pubrel" | "pubcomp" | "suback" | "unsuback" => {
             return Err(format!(
                 "-D {command}: properties of {command} packets are not supported (rumqttc \
                  cannot send them)"
@@ -104,7 +108,6 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
         }
     };
     let unsupported = [
-        "topic-alias",
         "topic-alias-maximum",
         "authentication-method",
         "authentication-data",
@@ -124,7 +127,7 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
         "payload-format-indicator"
         | "request-problem-information"
         | "request-response-information" => Some(1),
-        "receive-maximum" => Some(u64::from(u16::MAX)),
+        "receive-maximum" | "topic-alias" => Some(u64::from(u16::MAX)),
         "subscription-identifier" => Some(268_435_455),
         "message-expiry-interval"
         | "session-expiry-interval"
@@ -135,7 +138,7 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
     if let Some(limit) = number_limit {
         let low = u64::from(matches!(
             name.as_str(),
-            "receive-maximum" | "subscription-identifier" | "maximum-packet-size"
+            "receive-maximum" | "subscription-identifier" | "maximum-packet-size" | "topic-alias"
         ));
         match value.parse::<u64>() {
             Ok(n) if (low..=limit).contains(&n) => {}
@@ -224,7 +227,8 @@ impl Collected {
         PublishProperties {
             payload_format_indicator: self.number("payload-format-indicator").map(|n| n as u8),
             message_expiry_interval: self.number("message-expiry-interval").map(|n| n as u32),
-            topic_alias: None,
+            // pub -D publish topic-alias: Connection::publish_all sends the topic only once.
+            topic_alias: self.number("topic-alias").map(|n| n as u16),
             response_topic: self.text("response-topic"),
             correlation_data: self
                 .text("correlation-data")
@@ -271,6 +275,16 @@ impl Collected {
             .extend(self.user_properties.iter().cloned());
     }
 
+    /// The DISCONNECT properties; None when there are none (rumqttc's own DISCONNECT goes).
+    pub fn disconnect(&self) -> Option<DisconnectProperties> {
+        (!self.is_empty()).then(|| DisconnectProperties {
+            session_expiry_interval: self.number("session-expiry-interval").map(|n| n as u32),
+            reason_string: None,
+            user_properties: self.user_properties.clone(),
+            server_reference: None,
+        })
+    }
+
     pub fn subscription_id(&self) -> Option<usize> {
         self.number("subscription-identifier").map(|n| n as usize)
     }
@@ -283,6 +297,7 @@ fn is_number(name: &str) -> bool {
             | "request-problem-information"
             | "request-response-information"
             | "receive-maximum"
+            | "topic-alias"
             | "subscription-identifier"
             | "message-expiry-interval"
             | "session-expiry-interval"

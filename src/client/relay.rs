@@ -1,11 +1,13 @@
 //! What rumqttc 0.25 cannot do on its own connection: `-A` (bind its local end), `--proxy`
-//! (SOCKS5) and `-V 31` (send the MQTT 3.1 CONNECT, "MQIsdp" level 3).
+//! (SOCKS5), `-V 31` (send the MQTT 3.1 CONNECT, "MQIsdp" level 3) and `-D disconnect` (a
+//! DISCONNECT with properties: rumqttc always sends `e0 00`, its issue #887).
 //!
 //! With any of them, the client talks to a relay in this process over a private Unix socket.
 //! For each connection of the client (every reconnect too) the relay opens the connection to
 //! the broker (from -A's address, through the proxy), turns rumqttc's first packet, its 3.1.1
 //! CONNECT, into a 3.1 one for -V 31, and copies bytes both ways. After the CONNECT, 3.1 and
-//! 3.1.1 packets are the same bytes.
+//! 3.1.1 packets are the same bytes. With -D disconnect the relay follows the client's packets
+//! (fixed header and remaining length only) and replaces its plain DISCONNECT with ours.
 
 use std::fmt;
 use std::io;
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use rumqttc::Transport;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -144,6 +146,8 @@ struct Route {
     /// TLS on the broker's side (rumqttc's Unix transport has none), with the broker's name.
     tls: Option<(TlsConnector, ServerName<'static>)>,
     mqtt31: bool,
+    /// -D disconnect: the DISCONNECT (with properties) that replaces rumqttc's `e0 00`.
+    disconnect: Option<BytesMut>,
     quiet: bool,
 }
 
@@ -299,12 +303,20 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// With -A, --proxy or -V 31: open a first connection to the broker (so a bad address, an
+    /// With -A, --proxy, -V 31 or -D disconnect: open a first connection to the broker (so a bad address, an
     /// unreachable or refusing proxy is one clear error before anything else happens), then
     /// listen on a private Unix socket for the client. None when no relay is needed.
     pub async fn start_if_needed(settings: &Settings) -> Result<Option<Relay>> {
         let mqtt31 = settings.protocol == ProtocolVersion::V31;
-        if settings.bind_address.is_none() && settings.proxy.is_none() && !mqtt31 {
+        let disconnect = match &settings.disconnect_properties {
+            Some(properties) => Some(disconnect_packet(properties)?),
+            None => None,
+        };
+        if settings.bind_address.is_none()
+            && settings.proxy.is_none()
+            && !mqtt31
+            && disconnect.is_none()
+        {
             return Ok(None);
         }
         let proxy = match settings.proxy.as_deref() {
@@ -340,6 +352,7 @@ impl Relay {
             proxy,
             tls,
             mqtt31,
+            disconnect,
             quiet: settings.quiet,
         });
         let first = route.open().await.map_err(|err| {
@@ -377,7 +390,7 @@ impl Relay {
                         None => route.open().await,
                     };
                     match upstream {
-                        Ok(upstream) => relay(client, upstream, route.mqtt31, &failure).await,
+                        Ok(upstream) => relay(client, upstream, &route, &failure).await,
                         // The client sees its connection closed and handles it as a lost one.
                         Err(err) if !route.quiet => crate::say!(
                             "skeeter: warning: cannot connect to {address}{}: {err}",
@@ -429,14 +442,15 @@ impl Drop for Relay {
     }
 }
 
-/// Copy one client connection to the broker and back; for MQTT 3.1, its CONNECT rewritten.
+/// Copy one client connection to the broker and back; for MQTT 3.1, its CONNECT rewritten; with
+/// -D disconnect, its DISCONNECT.
 async fn relay(
     mut client: UnixStream,
     mut upstream: Upstream,
-    mqtt31: bool,
+    route: &Route,
     tls_failure: &Mutex<Option<String>>,
 ) {
-    if mqtt31 {
+    if route.mqtt31 {
         let limit = Duration::from_secs(NETWORK_TIMEOUT_SECS);
         let connect = match tokio::time::timeout(limit, read_connect_as_31(&mut client)).await {
             Ok(Ok(bytes)) => bytes,
@@ -447,13 +461,116 @@ async fn relay(
             return;
         }
     }
-    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+    let copied = match &route.disconnect {
+        None => tokio::io::copy_bidirectional(&mut client, &mut upstream)
+            .await
+            .map(|_| ()),
+        Some(disconnect) => {
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_broker, mut to_broker) = tokio::io::split(upstream);
+            let upward = async {
+                let copied =
+                    copy_replacing_disconnect(&mut from_client, &mut to_broker, disconnect).await;
+                let _ = to_broker.shutdown().await;
+                copied
+            };
+            let downward = async {
+                let copied = tokio::io::copy(&mut from_broker, &mut to_client).await;
+                let _ = to_client.shutdown().await;
+                copied.map(|_| ())
+            };
+            let (upward, downward) = tokio::join!(upward, downward);
+            upward.and(downward)
+        }
+    };
+    if let Err(err) = copied
         && let Some(tls_error) = tls::find_rustls_error(&err)
         && let Ok(mut failure) = tls_failure.lock()
     {
         // Recorded before both ends close, so the client finds it when it reports the error.
         *failure = Some(tls::describe(tls_error));
     }
+}
+
+/// The DISCONNECT (reason 0, normal) carrying -D disconnect's properties.
+fn disconnect_packet(
+    properties: &rumqttc::v5::mqttbytes::v5::DisconnectProperties,
+) -> Result<BytesMut> {
+    use rumqttc::v5::mqttbytes::v5::{Disconnect, DisconnectReasonCode};
+    let packet = Disconnect {
+        reason_code: DisconnectReasonCode::NormalDisconnection,
+        properties: Some(properties.clone()),
+    };
+    let mut out = BytesMut::with_capacity(packet.size());
+    packet
+        .write(&mut out)
+        .map_err(|err| Fatal::new(Code::Usage, format!("-D disconnect: {err:?}")))?;
+    Ok(out)
+}
+
+/// Copy the client's packets to the broker, its plain DISCONNECT (`e0 00`) replaced by
+/// `disconnect`. Only packet boundaries are followed: the bytes of other packets pass as read.
+async fn copy_replacing_disconnect<R, W>(
+    from: &mut R,
+    to: &mut W,
+    disconnect: &[u8],
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(8192);
+    // Bytes of the current packet still to pass on; 0 at a packet boundary.
+    let mut passing = 0usize;
+    loop {
+        if from.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+        loop {
+            if passing > 0 {
+                let n = passing.min(buf.len());
+                to.write_all(&buf[..n]).await?;
+                buf.advance(n);
+                passing -= n;
+                if buf.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            let Some((header_len, remaining_len)) = fixed_header(&buf)? else {
+                break;
+            };
+            if buf[0] == 0xe0 && remaining_len == 0 {
+                to.write_all(disconnect).await?;
+                buf.advance(header_len);
+            } else {
+                passing = header_len + remaining_len;
+            }
+            if buf.is_empty() {
+                break;
+            }
+        }
+        to.flush().await?;
+    }
+}
+
+/// The length of a packet's fixed header and its remaining length; None while more bytes are
+/// needed.
+fn fixed_header(buf: &[u8]) -> io::Result<Option<(usize, usize)>> {
+    let mut remaining_len = 0usize;
+    for i in 0..4 {
+        let Some(&byte) = buf.get(1 + i) else {
+            return Ok(None);
+        };
+        remaining_len |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((2 + i, remaining_len)));
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "remaining length over 4 bytes",
+    ))
 }
 
 /// Read the start of rumqttc's first packet, a 3.1.1 CONNECT, and return it as MQTT 3.1
@@ -664,5 +781,40 @@ mod tests {
         }
         assert!(connect_as_31(&connect(CONNECT_31, 1)).is_err());
         assert!(connect_as_31(&[0xc0, 0x00]).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_plain_disconnect_is_replaced() {
+        use rumqttc::v5::mqttbytes::v5::DisconnectProperties;
+        let ours = disconnect_packet(&DisconnectProperties {
+            session_expiry_interval: Some(3600),
+            reason_string: None,
+            user_properties: vec![("k".into(), "v".into())],
+            server_reference: None,
+        })
+        .unwrap();
+        // reason 0, properties: 0x11 expiry, 0x26 user property.
+        assert_eq!(
+            &ours[..],
+            b"\xe0\x0e\x00\x0c\x11\x00\x00\x0e\x10\x26\x00\x01k\x00\x01v"
+        );
+        // A PUBLISH whose payload holds e0 00, a DISCONNECT with a reason (kept), the plain one.
+        let publish = b"\x30\x07\x00\x01t\xe0\x00\xe0\x00";
+        let with_reason = b"\xe0\x01\x04";
+        let mut stream = publish.to_vec();
+        stream.extend_from_slice(with_reason);
+        stream.extend_from_slice(b"\xe0\x00");
+        let mut expected = publish.to_vec();
+        expected.extend_from_slice(with_reason);
+        expected.extend_from_slice(&ours);
+        for cut in 0..stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let mut from = AsyncReadExt::chain(a, b);
+            let mut to = Vec::new();
+            copy_replacing_disconnect(&mut from, &mut to, &ours)
+                .await
+                .unwrap();
+            assert_eq!(to, expected, "cut at {cut}");
+        }
     }
 }

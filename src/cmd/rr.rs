@@ -54,7 +54,13 @@ pub async fn run(args: RrArgs) -> Result<()> {
         &[],
     )
     .map_err(usage)?;
-    settings.publish_properties = Some(request.publish());
+    let request = request.publish();
+    if request.topic_alias.is_some() {
+        return Err(usage(
+            "-D publish topic-alias: rr sends one request, an alias would gain nothing",
+        ));
+    }
+    settings.publish_properties = Some(request);
     let subscribe = Collected::of("subscribe", &args.connect.property, &[], &[]).map_err(usage)?;
     let subscription = Subscription {
         filters: vec![args.response_topic.clone()],

@@ -58,7 +58,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l pw-file -d 'Read
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
@@ -113,7 +113,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l pw-file -d 'Read
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-inflight -d 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
@@ -182,7 +182,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l key -d 'Private k
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
 tlsv1.3\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s s -l stdin-file -d 'Send all of standard input as one message (binary safe)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s n -l null-message -d 'Send an empty (zero-length) message'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s v -l verbose -d 'Print the topic before the reply: \'topic payload\''

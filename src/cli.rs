@@ -137,16 +137,16 @@ pub struct ConnectArgs {
     pub property: Vec<crate::client::properties::PropertyArg>,
 
     /// MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old
-    /// brokers. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5.
+    /// brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x,
+    /// --content-type, --no-local, ...) need -V 5.
     #[arg(
         short = 'V',
         long,
         env = "SKEETER_PROTOCOL_VERSION",
-        default_value = "311",
         value_parser = parse_protocol_version,
         value_name = "VERSION"
     )]
-    pub protocol_version: ProtocolVersion,
+    pub protocol_version: Option<ProtocolVersion>,
 
     /// Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged).
     #[arg(short = 'M', long = "max-inflight", env = "SKEETER_MAX_INFLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
@@ -286,6 +286,18 @@ pub struct ConnectArgs {
     /// Print version.
     #[arg(long, action = ArgAction::Version)]
     pub version: Option<bool>,
+}
+
+impl ConnectArgs {
+    /// The protocol to speak: -V as given; else MQTT 5 when -D is given (as mosquitto's -D
+    /// switches to MQTT 5), else 3.1.1.
+    pub fn protocol(&self) -> ProtocolVersion {
+        match self.protocol_version {
+            Some(version) => version,
+            None if !self.property.is_empty() => ProtocolVersion::V5,
+            None => ProtocolVersion::V311,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

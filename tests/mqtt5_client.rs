@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Mosquitto, NO_CONFIG, have, one_error_line, skeeter, skeeter_sub, text};
+use common::{Mosquitto, NO_CONFIG, TestBroker, have, one_error_line, skeeter, skeeter_sub, text};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -417,7 +417,10 @@ fn property_usage_errors() {
     }
     // Any MQTT 5 option without -V 5 is a usage error, never silently ignored.
     for (tool, args) in [
-        ("pub", &["-D", "publish", "content-type", "a"][..]),
+        (
+            "pub",
+            &["-V", "311", "-D", "publish", "content-type", "a"][..],
+        ),
         ("pub", &["--content-type", "a"][..]),
         ("pub", &["--user-property", "a=b"][..]),
         ("pub", &["-x", "10"][..]),
@@ -638,6 +641,8 @@ fn disconnect_properties_need_v5_and_are_checked() {
     let output = skeeter()
         .args([
             "sub",
+            "-V",
+            "311",
             "-t",
             "t",
             "-D",
@@ -783,4 +788,29 @@ fn topic_alias_through_mosquitto() {
         line.contains("allows topic aliases up to 0 (none)"),
         "{line}"
     );
+}
+
+/// As mosquitto's, -D without -V switches to MQTT 5 (an explicit -V 311 with -D is an error).
+#[test]
+fn a_property_without_v_switches_to_mqtt5() {
+    let broker = TestBroker::start();
+    let port = broker.port_arg();
+    let mut sub = common::skeeter_std();
+    sub.args([
+        "sub", "-p", &port, "-V", "5", "-t", "auto/v5", "-C", "1", "-F", "%C %p",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    let sub = sub.spawn().unwrap();
+    broker.wait_for_subscriptions(1);
+    let output = skeeter()
+        .args(["pub", "-p", &port, "-t", "auto/v5", "-q", "1", "-m", "five"])
+        .args(["-D", "publish", "content-type", "text/x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = sub.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(text(&output.stdout), "text/x five\n");
 }

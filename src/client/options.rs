@@ -178,7 +178,7 @@ pub fn client_id(args: &ConnectArgs) -> String {
     match (&args.id, &args.id_prefix) {
         (Some(id), _) => id.clone(),
         (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
-        (None, None) if args.protocol_version == ProtocolVersion::V31 => {
+        (None, None) if args.protocol() == ProtocolVersion::V31 => {
             use rand::Rng;
             let suffix: String = rand::rng()
                 .sample_iter(rand::distr::Alphanumeric)
@@ -201,7 +201,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     if id.len() > 65535 {
         return Err(usage("the client id is longer than 65535 bytes"));
     }
-    let v5 = args.protocol_version == ProtocolVersion::V5;
+    let v5 = args.protocol() == ProtocolVersion::V5;
     if !v5 && args.session_expiry.is_some() {
         return Err(needs_v5("-x (--session-expiry)"));
     }
@@ -270,7 +270,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
     if websocket
         && (args.bind_address.is_some()
             || args.proxy.is_some()
-            || args.protocol_version == ProtocolVersion::V31
+            || args.protocol() == ProtocolVersion::V31
             || !disconnect_properties.is_empty())
     {
         return Err(usage(
@@ -374,7 +374,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         network,
         bind_address: args.bind_address,
         proxy: args.proxy.clone(),
-        protocol: args.protocol_version,
+        protocol: args.protocol(),
         host,
         port,
         tls,

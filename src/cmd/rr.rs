@@ -22,7 +22,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 pub async fn run(args: RrArgs) -> Result<()> {
-    if args.connect.protocol_version != ProtocolVersion::V5 {
+    if args.connect.protocol() != ProtocolVersion::V5 {
         return Err(usage(
             "rr speaks MQTT 5 only (-V 5): the reply is found by its correlation data",
         ));

@@ -178,6 +178,9 @@ fn one_line(err: &clap::Error) -> String {
     let rendered = err.render().to_string().replace('\0', " ");
     let first = rendered.lines().next().unwrap_or("invalid command line");
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // -D's words are joined into one value before clap sees them: its own message says it all.
+    const PROPERTY: &str = "for '--property <COMMAND NAME VALUE>': ";
+    let first = first.split_once(PROPERTY).map_or(first, |(_, why)| why);
     // "the following required arguments were not provided:" lists them on indented lines.
     if first.ends_with(':') {
         let listed: Vec<&str> = rendered

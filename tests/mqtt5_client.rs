@@ -814,3 +814,23 @@ fn a_property_without_v_switches_to_mqtt5() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(text(&output.stdout), "text/x five\n");
 }
+
+/// -D connect authentication-method is sent, as mosquitto_pub sends it; a broker without that
+/// method refuses with CONNACK 0x8C, which is the exit code, in words.
+#[test]
+fn an_unknown_authentication_method_is_refused_in_words() {
+    let broker = TestBroker::start();
+    let mosquitto = Mosquitto::start("");
+    let mut ports = vec![broker.port()];
+    ports.extend(mosquitto.as_ref().map(|m| m.port));
+    for port in ports {
+        let output = skeeter()
+            .args(["pub", "-p", &port.to_string(), "-t", "t", "-m", "x"])
+            .args(["-D", "connect", "authentication-method", "SCRAM-SHA-1"])
+            .args(["-D", "connect", "authentication-data", "client-first"])
+            .output()
+            .unwrap();
+        let line = one_error_line(&output, 140);
+        assert!(line.contains("bad authentication method"), "{line}");
+    }
+}

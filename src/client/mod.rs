@@ -899,6 +899,12 @@ fn describe_error_v5(err: &v5::ConnectionError) -> String {
                 ),
             }
         }
+        // rumqttc cannot read AUTH (packet type 15): the broker wants enhanced authentication.
+        E::MqttState(S::Deserialization(rumqttc::v5::mqttbytes::Error::InvalidPacketType(15))) => {
+            "the broker answered with AUTH, asking to continue enhanced authentication, which \
+             skeeter cannot do (-D connect authentication-method)"
+                .into()
+        }
         // rumqttc's MQTT 5 codec cannot read the short DISCONNECT forms brokers send (no
         // reason code, or a reason code alone): such a DISCONNECT ends up here.
         E::MqttState(S::Deserialization(err)) => format!(

@@ -66,6 +66,8 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
     };
     let allowed: &[&str] = match command.as_str() {
         "connect" => &[
+            "authentication-data",
+            "authentication-method",
             "maximum-packet-size",
             "receive-maximum",
             "request-problem-information",
@@ -107,11 +109,8 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
             ));
         }
     };
-    let unsupported = [
-        "topic-alias-maximum",
-        "authentication-method",
-        "authentication-data",
-    ];
+    // rumqttc does not resolve the aliases a broker would then use towards us: never offer them.
+    let unsupported = ["topic-alias-maximum"];
     if unsupported.contains(&name.as_str()) {
         return Err(format!(
             "-D {command} {name}: not supported in this version (rumqttc cannot handle it)"
@@ -269,6 +268,14 @@ impl Collected {
         }
         if let Some(n) = self.number("request-response-information") {
             properties.request_response_info = Some(n as u8);
+        }
+        // Sent in CONNECT, as mosquitto_pub does; a broker that answers with an AUTH
+        // challenge gets a clear error (see client::describe_error), not a conversation.
+        if let Some(method) = self.text("authentication-method") {
+            properties.authentication_method = Some(method);
+        }
+        if let Some(data) = self.text("authentication-data") {
+            properties.authentication_data = Some(Bytes::from(data.into_bytes()));
         }
         properties
             .user_properties

@@ -834,3 +834,33 @@ fn an_unknown_authentication_method_is_refused_in_words() {
         assert!(line.contains("bad authentication method"), "{line}");
     }
 }
+
+/// As mosquitto_sub, -C N below 20 asks for a receive maximum of N (seen on the wire).
+#[test]
+fn a_small_count_sets_the_receive_maximum() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let client = std::thread::spawn(move || {
+        skeeter()
+            .args([
+                "sub", "-p", &port, "-V", "5", "-t", "t", "-q", "1", "-C", "2", "--quiet",
+            ])
+            .output()
+            .unwrap()
+    });
+    let (mut stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut connect = vec![0u8; 512];
+    let read = stream.read(&mut connect).unwrap();
+    connect.truncate(read);
+    drop(stream);
+    // Property 0x21 (receive maximum), two bytes: 2.
+    assert!(
+        connect.windows(3).any(|w| w == [0x21, 0x00, 0x02]),
+        "{connect:02x?}"
+    );
+    let _ = client.join();
+}

@@ -151,6 +151,9 @@ pub struct Settings {
     pub will_properties: Option<rumqttc::v5::mqttbytes::v5::LastWillProperties>,
     /// MQTT 5: the DISCONNECT properties (-D disconnect); the relay sends them.
     pub disconnect_properties: Option<rumqttc::v5::mqttbytes::v5::DisconnectProperties>,
+    /// MQTT 5 receive maximum to ask for when -D connect receive-maximum does not say
+    /// (sub -C N below 20, as mosquitto_sub does).
+    pub receive_maximum: Option<u16>,
 }
 
 pub fn qos(level: u8) -> rumqttc::QoS {
@@ -392,6 +395,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         connect_properties,
         will_properties: (!will_properties.is_empty()).then(|| will_properties.will()),
         disconnect_properties: disconnect_properties.disconnect(),
+        receive_maximum: None,
     })
 }
 
@@ -549,6 +553,9 @@ impl Settings {
         }
         let mut properties = mqtt.connect_properties().unwrap_or_default();
         self.connect_properties.connect(&mut properties);
+        if properties.receive_maximum.is_none() {
+            properties.receive_maximum = self.receive_maximum;
+        }
         mqtt.set_connect_properties(properties);
         mqtt
     }

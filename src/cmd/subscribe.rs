@@ -19,7 +19,12 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub async fn run(mut args: SubArgs) -> Result<()> {
-    let settings = options::settings(&args.connect)?;
+    let mut settings = options::settings(&args.connect)?;
+    // As mosquitto_sub: with -C below 20, no more than that many QoS 1/2 messages in flight.
+    settings.receive_maximum = args
+        .count
+        .filter(|count| *count < 20)
+        .and_then(|count| u16::try_from(count).ok());
     // The topic of -L's URL is one more filter, as in mosquitto_sub.
     if let Some(filter) = args.connect.url.as_ref().and_then(|url| url.topic.clone()) {
         let filter = crate::cli::parse_topic_filter(&filter)

@@ -130,6 +130,13 @@ fn extreme_numbers_never_panic() {
     assert_eq!(out.status.code(), Some(1));
     assert_one_error_line(&out.stderr);
     let out = skeeter()
+        .args(["rr", "-p", &port, "-t", "a", "-e", "b", "-m", "x"])
+        .args(["-W", &u64::MAX.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&out.stderr);
+    let out = skeeter()
         .args([
             "pub", "-p", &port, "-t", "a", "-m", "x", "-k", "65535", "-M", "65535",
         ])

@@ -3,13 +3,11 @@
 //! reply carrying that correlation data, disconnect cleanly.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::time::Instant;
 
 use crate::cli::{ProtocolVersion, RrArgs};
 use crate::client::properties::Collected;
@@ -139,19 +137,8 @@ async fn request_reply(
     correlation: String,
     mut output: Output,
 ) -> Result<()> {
-    let deadline = args
-        .timeout
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
-    let timed_out = || -> anyhow::Error {
-        Fatal::new(
-            Code::Timeout,
-            format!(
-                "Timed out after {} s (-W)",
-                args.timeout.unwrap_or_default()
-            ),
-        )
-        .into()
-    };
+    let deadline = super::deadline(args.timeout);
+    let timed_out = || super::timed_out(args.timeout);
     let open = Connection::open(settings, 16);
     let mut connection = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline, open).await {
@@ -167,7 +154,7 @@ async fn request_reply(
     loop {
         let event = tokio::select! {
             event = connection.next_event() => event,
-            _ = sleep_until(deadline) => {
+            _ = super::sleep_until(deadline) => {
                 let _ = connection.disconnect().await;
                 return Err(timed_out());
             }
@@ -260,11 +247,4 @@ async fn request_reply(
         }
     }
     connection.disconnect().await
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }

@@ -111,20 +111,8 @@ async fn subscribe(
     settings: options::Settings,
     subscription: Subscription,
 ) -> Result<()> {
-    let deadline = args
-        .timeout
-        // A -W too far away to represent is no deadline at all.
-        .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
-    let timed_out = || -> anyhow::Error {
-        Fatal::new(
-            Code::Timeout,
-            format!(
-                "Timed out after {} s (-W)",
-                args.timeout.unwrap_or_default()
-            ),
-        )
-        .into()
-    };
+    let deadline = super::deadline(args.timeout);
+    let timed_out = || super::timed_out(args.timeout);
 
     // A bad -F is a usage error, found before connecting.
     let output = Output::new(
@@ -202,7 +190,7 @@ async fn receive(
         }
         let event = tokio::select! {
             event = connection.next_event() => event,
-            _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+            _ = super::sleep_until(deadline) => return Ok(Stop::TimedOut),
             _ = sigint.recv() => return Ok(Stop::Done),
             _ = sigterm.recv() => return Ok(Stop::Done),
         };
@@ -249,7 +237,7 @@ async fn receive(
                 reconnecting = true;
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+                    _ = super::sleep_until(deadline) => return Ok(Stop::TimedOut),
                     _ = sigint.recv() => return Ok(Stop::Done),
                     _ = sigterm.recv() => return Ok(Stop::Done),
                 }
@@ -429,13 +417,6 @@ fn check_suback(codes: &[Result<u8, u8>], args: &SubArgs, quiet: bool) -> Result
         );
     }
     Ok(())
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,35 @@ pub(crate) fn put_remaining_length(out: &mut BytesMut, mut len: usize) {
     }
 }
 
+/// A variable byte integer at the start of `bytes` (a remaining length, a v5 property length):
+/// the bytes it took and its value. `Ok(None)` while more bytes are needed; `Err` past 4 bytes.
+pub(crate) fn read_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, TooLong> {
+    let mut value = 0usize;
+    for i in 0..4 {
+        let Some(&byte) = bytes.get(i) else {
+            return Ok(None);
+        };
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((i + 1, value)));
+        }
+    }
+    Err(TooLong)
+}
+
+/// The fixed header at the start of `buf`: its length in bytes and the remaining length it
+/// announces. `Ok(None)` while more bytes are needed; `Err` when the length runs past 4 bytes.
+pub(crate) fn read_fixed_header(buf: &[u8]) -> Result<Option<(usize, usize)>, TooLong> {
+    let Some(length) = buf.get(1..) else {
+        return Ok(None);
+    };
+    Ok(read_varint(length)?.map(|(taken, remaining_len)| (1 + taken, remaining_len)))
+}
+
+/// A variable byte integer encoded in more than 4 bytes: a malformed packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLong;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +62,23 @@ mod tests {
             let mut out = BytesMut::new();
             put_remaining_length(&mut out, len);
             assert_eq!(&out[..], bytes, "{len}");
+            let mut frame = vec![0x30];
+            frame.extend_from_slice(bytes);
+            assert_eq!(read_fixed_header(&frame), Ok(Some((1 + bytes.len(), len))));
+            assert_eq!(read_fixed_header(&frame[..bytes.len()]), Ok(None));
         }
+    }
+}
+
+#[cfg(test)]
+mod too_long {
+    use super::*;
+
+    #[test]
+    fn five_length_bytes_are_malformed() {
+        assert_eq!(
+            read_fixed_header(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            Err(TooLong)
+        );
     }
 }

@@ -8,7 +8,7 @@ use rumqttc::v5::mqttbytes as mqttbytes5;
 use rumqttc::v5::mqttbytes::v5 as m5;
 
 use crate::topic;
-use crate::wire::put_remaining_length;
+use crate::wire::{TooLong, put_remaining_length, read_fixed_header};
 
 /// The topic aliases an MQTT 5 client may use towards the broker (CONNACK topic_alias_max),
 /// as many as mosquitto allows by default.
@@ -175,23 +175,16 @@ fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, ProtocolError> 
     let Some(&byte1) = buf.first() else {
         return Ok(None);
     };
-    let mut remaining_len = 0usize;
-    for i in 0..4 {
-        let Some(&byte) = buf.get(1 + i) else {
-            return Ok(None);
-        };
-        remaining_len |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(Some(FixedHeader {
-                byte1,
-                header_len: 2 + i,
-                remaining_len,
-            }));
-        }
+    match read_fixed_header(buf) {
+        Ok(header) => Ok(header.map(|(header_len, remaining_len)| FixedHeader {
+            byte1,
+            header_len,
+            remaining_len,
+        })),
+        Err(TooLong) => Err(ProtocolError::Malformed(
+            "remaining length longer than 4 bytes",
+        )),
     }
-    Err(ProtocolError::Malformed(
-        "remaining length longer than 4 bytes",
-    ))
 }
 
 /// Take the next complete packet off `buf`, checked; `Ok(None)` means read more bytes.
@@ -494,19 +487,8 @@ fn check_subscribe_options_v5(body: &[u8]) -> Result<(), ProtocolError> {
 
 /// A variable byte integer: (bytes it took, value); None if cut short.
 fn read_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
-    let mut value = 0usize;
-    for i in 0..4 {
-        let Some(&byte) = bytes.get(i) else {
-            return Ok(None);
-        };
-        value |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(Some((i + 1, value)));
-        }
-    }
-    Err(ProtocolError::Malformed(
-        "variable byte integer longer than 4 bytes",
-    ))
+    crate::wire::read_varint(bytes)
+        .map_err(|TooLong| ProtocolError::Malformed("variable byte integer longer than 4 bytes"))
 }
 
 /// A v5 topic is raw bytes in the codec: it must be UTF-8 (and a valid name) here.

@@ -557,20 +557,8 @@ where
 /// The length of a packet's fixed header and its remaining length; None while more bytes are
 /// needed.
 fn fixed_header(buf: &[u8]) -> io::Result<Option<(usize, usize)>> {
-    let mut remaining_len = 0usize;
-    for i in 0..4 {
-        let Some(&byte) = buf.get(1 + i) else {
-            return Ok(None);
-        };
-        remaining_len |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(Some((2 + i, remaining_len)));
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        "remaining length over 4 bytes",
-    ))
+    crate::wire::read_fixed_header(buf)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "remaining length over 4 bytes"))
 }
 
 /// Read the start of rumqttc's first packet, a 3.1.1 CONNECT, and return it as MQTT 3.1
@@ -597,19 +585,9 @@ fn connect_as_31(buf: &[u8]) -> io::Result<Option<BytesMut>> {
     if byte1 != 0x10 {
         return Err(malformed("the first packet is not CONNECT"));
     }
-    let mut remaining_len = 0usize;
-    let mut header_len = None;
-    for i in 0..4 {
-        let Some(&byte) = buf.get(1 + i) else {
-            return Ok(None);
-        };
-        remaining_len |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            header_len = Some(2 + i);
-            break;
-        }
-    }
-    let header_len = header_len.ok_or_else(|| malformed("remaining length over 4 bytes"))?;
+    let Some((header_len, remaining_len)) = fixed_header(buf)? else {
+        return Ok(None);
+    };
     let Some(name_and_level) = buf.get(header_len..header_len + CONNECT_311.len()) else {
         return Ok(None);
     };
@@ -740,19 +718,10 @@ mod tests {
         body.extend_from_slice(&[0x02, 0, 60]);
         body.extend_from_slice(&(id_len as u16).to_be_bytes());
         body.extend(std::iter::repeat_n(b'c', id_len));
-        let mut frame = vec![0x10];
-        let mut len = body.len();
-        loop {
-            let digit = (len % 128) as u8;
-            len /= 128;
-            if len == 0 {
-                frame.push(digit);
-                break;
-            }
-            frame.push(digit | 0x80);
-        }
+        let mut frame = BytesMut::from(&[0x10][..]);
+        crate::wire::put_remaining_length(&mut frame, body.len());
         frame.extend_from_slice(&body);
-        frame
+        frame.to_vec()
     }
 
     #[test]

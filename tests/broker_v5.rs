@@ -998,6 +998,11 @@ async fn retain_handling_0_1_2() {
             b"kept",
         )))
         .await;
+    // The broker handles one client's packets in order: once PINGRESP is back, "kept" is stored.
+    publisher
+        .send(Packet::PingReq(rumqttc::v5::mqttbytes::v5::PingReq))
+        .await;
+    assert!(matches!(publisher.recv().await, Packet::PingResp(_)));
     let mut client = Raw::connected(addr, opts("c")).await;
     for (rule, first, again) in [
         (RetainForwardRule::OnEverySubscribe, true, true),

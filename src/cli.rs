@@ -383,10 +383,10 @@ Differences from mosquitto_pub 2.0 (its bugs are not copied):
   With -V 5, a message the broker refuses (PUBACK or PUBREC reason code 0x80 or more, e.g. 0x87
   not authorized) exits 12; mosquitto_pub warns and exits 0.
   -D and the other MQTT 5 options need -V 5 (mosquitto_pub's -D switches to MQTT 5 by itself);
-  -D for a packet pub never sends (subscribe, unsubscribe) is an error, not ignored; -D
-  connect topic-alias-maximum and the authentication properties are not supported. -D publish
-  topic-alias N sends the topic once, then the alias alone; an N above the broker's maximum
-  (CONNACK) exits 2 before publishing.
+  -D for a packet pub never sends (subscribe, unsubscribe) is an error, not ignored. A broker
+  answering -D connect authentication-method with an AUTH challenge is refused (exit 1): an
+  AUTH exchange is not supported. -D publish topic-alias N sends the topic once, then the alias
+  alone; an N above the broker's maximum (CONNACK) exits 2 before publishing.
   -d writes its trace to stderr, not among the output; --help and --version exit 0.";
 
 /// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.

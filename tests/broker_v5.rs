@@ -703,6 +703,95 @@ async fn inbound_topic_aliases_are_resolved() {
     broker.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_topic_aliases_and_response_information() {
+    let broker = start().await;
+    let addr = broker.local_addr();
+    let mut asked = connect_properties();
+    asked.topic_alias_max = Some(2);
+    asked.request_response_info = Some(1);
+    let (mut sub, connack) = Raw::connect(
+        addr,
+        Opts {
+            properties: Some(asked),
+            ..opts("aliased")
+        },
+    )
+    .await;
+    assert_eq!(connack.code, ConnectReturnCode::Success);
+    let info = connack.properties.unwrap().response_information;
+    assert_eq!(info.as_deref(), Some("response/aliased"));
+    sub.sub("out/#", QoS::AtLeastOnce).await;
+    // A client that asked for neither gets neither.
+    let (mut plain, connack) = Raw::connect(addr, opts("plain")).await;
+    assert_eq!(connack.properties.unwrap().response_information, None);
+    plain.sub("out/#", QoS::AtMostOnce).await;
+    let mut publisher = Raw::connected(addr, opts("pub")).await;
+    let topics = [
+        "out/a", "out/a", "out/b", "out/c", "out/b", "out/c", "out/a",
+    ];
+    for (n, topic) in topics.iter().enumerate() {
+        publisher
+            .send(Packet::Publish(publish(
+                topic,
+                QoS::AtMostOnce,
+                0,
+                false,
+                &[n as u8],
+            )))
+            .await;
+    }
+    // Aliases 1 and 2 go to out/a and out/b; out/c, past the maximum, always has its topic.
+    let expected: [(&str, Option<u16>); 7] = [
+        ("out/a", Some(1)),
+        ("", Some(1)),
+        ("out/b", Some(2)),
+        ("out/c", None),
+        ("", Some(2)),
+        ("out/c", None),
+        ("", Some(1)),
+    ];
+    for (n, (topic, alias)) in expected.into_iter().enumerate() {
+        let got = sub.recv_publish().await;
+        assert_eq!(&got.payload[..], &[n as u8]);
+        assert_eq!(&got.topic[..], topic.as_bytes(), "message {n}");
+        assert_eq!(
+            got.properties.and_then(|p| p.topic_alias),
+            alias,
+            "message {n}"
+        );
+        let got = plain.recv_publish().await;
+        assert_eq!(&got.topic[..], topics[n].as_bytes());
+        assert_eq!(got.properties.and_then(|p| p.topic_alias), None);
+    }
+    // Aliases belong to the network connection: a new one starts again with the topic.
+    drop(sub);
+    let mut asked = connect_properties();
+    asked.topic_alias_max = Some(2);
+    let mut sub = Raw::connected(
+        addr,
+        Opts {
+            properties: Some(asked),
+            ..opts("aliased")
+        },
+    )
+    .await;
+    sub.sub("out/#", QoS::AtMostOnce).await;
+    publisher
+        .send(Packet::Publish(publish(
+            "out/a",
+            QoS::AtMostOnce,
+            0,
+            false,
+            b"x",
+        )))
+        .await;
+    let got = sub.recv_publish().await;
+    assert_eq!(&got.topic[..], b"out/a");
+    assert_eq!(got.properties.and_then(|p| p.topic_alias), Some(1));
+    broker.stop().await;
+}
+
 // 4. Acks with reason codes
 
 #[tokio::test(flavor = "multi_thread")]

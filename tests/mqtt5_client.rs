@@ -759,6 +759,61 @@ fn topic_alias_through_the_embedded_broker() {
     }
 }
 
+/// With -D connect topic-alias-maximum the broker names topics by alias; skeeter shows each
+/// message under its topic all the same (rumqttc alone would show an empty one).
+#[test]
+fn incoming_topic_aliases_are_resolved() {
+    let broker = TestBroker::start();
+    let port = broker.port();
+    let mut sub = skeeter_sub(
+        port,
+        &[
+            "-V",
+            "5",
+            "-t",
+            "in/#",
+            "-v",
+            "-C",
+            "5",
+            "-D",
+            "connect",
+            "topic-alias-maximum",
+            "1",
+        ],
+    );
+    for (topic, message) in [
+        ("in/a", "1"),
+        ("in/a", "2"),
+        ("in/b", "3"),
+        ("in/a", "4"),
+        ("in/b", "5"),
+    ] {
+        publish(port, &["-t", topic, "-m", message]);
+    }
+    // The broker did use the alias (one: in/b always comes with its topic): the -d trace
+    // shows the PUBLISHes as they came.
+    for packet in [
+        "'in/a' alias 1,",
+        "'' alias 1,",
+        "'in/b',",
+        "'' alias 1,",
+        "'in/b',",
+    ] {
+        sub.wait_for_stderr(packet);
+    }
+    let (code, out) = sub.finish(LIMIT);
+    assert_eq!(code, Some(0));
+    assert_eq!(text(&out), "in/a 1\nin/a 2\nin/b 3\nin/a 4\nin/b 5\n");
+    // Out of range is a usage error.
+    let output = run5(
+        port,
+        "sub",
+        &["-t", "t", "-D", "connect", "topic-alias-maximum", "65536"],
+    );
+    let line = one_error_line(&output, 2);
+    assert!(line.contains("not a number from 0 to 65535"), "{line}");
+}
+
 #[test]
 fn topic_alias_through_mosquitto() {
     let Some(mosquitto) = Mosquitto::start("") else {
@@ -863,4 +918,139 @@ fn a_small_count_sets_the_receive_maximum() {
         "{connect:02x?}"
     );
     let _ = client.join();
+}
+
+/// `pub -V 5 -i taken -l` (its input kept open) loses its session to a second client with the
+/// same id: it exits 7, saying why in the broker's own words. So does `sub`, which does not
+/// reconnect (it would take the session back, and the two would take turns for ever).
+#[test]
+fn session_taken_over() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let broker = TestBroker::start();
+    let port = broker.port();
+    let mut first = common::skeeter_std()
+        .args([
+            "pub",
+            "-d",
+            "-p",
+            &port.to_string(),
+            "-V",
+            "5",
+            "-i",
+            "taken",
+        ])
+        .args(["-t", "takeover", "-l", "-q", "1", "-r"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = first.stdin.take().unwrap();
+    let stderr = first.stderr.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    // Once the (retained) line is seen, the session is surely open.
+    input.write_all(b"one\n").unwrap();
+    input.flush().unwrap();
+    let watcher = skeeter_sub(port, &["-V", "5", "-t", "takeover", "-C", "1"]);
+    let (code, out) = watcher.finish(LIMIT);
+    assert_eq!((code, text(&out).as_str()), (Some(0), "one\n"));
+    let sub = skeeter_sub(port, &["-V", "5", "-i", "taken-too", "-t", "takeover"]);
+    publish(port, &["-i", "taken", "-t", "takeover", "-m", "two"]);
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "pub -l never noticed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(input);
+    let lines = lines.join().unwrap();
+    let errors: Vec<_> = lines.iter().filter(|l| !l.contains("debug:")).collect();
+    assert_eq!(status.code(), Some(7), "{lines:?}");
+    assert_eq!(errors.len(), 1, "{lines:?}");
+    assert!(
+        errors[0].contains("the broker disconnected us: session taken over (0x8e)"),
+        "{lines:?}"
+    );
+    // The retained message is enough for the second one.
+    let output = run5(
+        port,
+        "sub",
+        &["-i", "taken-too", "-t", "takeover", "-C", "1"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let (code, _) = sub.finish(LIMIT);
+    assert_eq!(code, Some(7));
+}
+
+/// A SUBSCRIBE larger than the broker's maximum packet size can never be sent: sub says so
+/// and exits, rather than reconnecting for ever.
+#[test]
+fn a_subscribe_over_the_brokers_packet_size_is_final() {
+    let Some(mosquitto) = Mosquitto::start("max_packet_size 100") else {
+        return;
+    };
+    let long = "x".repeat(200);
+    let output = run5(mosquitto.port, "sub", &["-t", &long]);
+    let line = one_error_line(&output, 7);
+    assert!(
+        line.contains("a packet of 209 bytes is more than the broker's maximum packet size (100"),
+        "{line}"
+    );
+}
+
+/// A scripted broker on 127.0.0.1:0 for one connection: it reads the CONNECT, accepts it
+/// (MQTT 5 CONNACK), then sends `disconnect` and closes. Returns its port.
+fn broker_that_disconnects(disconnect: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut connect = [0u8; 256];
+        let _ = stream.read(&mut connect);
+        let _ = stream.write_all(&[0x20, 0x03, 0x00, 0x00, 0x00]);
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = stream.write_all(disconnect);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    port
+}
+
+/// The short DISCONNECT forms (reason alone, or nothing: 0, normal) that rumqttc's MQTT 5 codec
+/// cannot read are reported with their reason all the same.
+#[test]
+fn short_disconnects_from_the_broker_are_read() {
+    for (bytes, words) in [
+        (&b"\xe0\x01\x8b"[..], "server shutting down (0x8b)"),
+        (&b"\xe0\x00"[..], "normal disconnection (0x00)"),
+        (&b"\xe0\x02\x9c\x00"[..], "use another server (0x9c)"),
+    ] {
+        let port = broker_that_disconnects(bytes);
+        // Its input stays open: only the broker ends this pub -l.
+        let mut child = common::skeeter_std()
+            .args(["pub", "-p", &port.to_string(), "-V", "5", "-t", "t", "-l"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take();
+        let output = child.wait_with_output().unwrap();
+        drop(input);
+        let line = one_error_line(&output, 7);
+        assert!(
+            line.contains(&format!("the broker disconnected us: {words}")),
+            "{bytes:02x?}: {line}"
+        );
+    }
 }

@@ -612,6 +612,7 @@ pub(crate) fn publish_properties(
     properties: Option<&m5::PublishProperties>,
     expiry: Option<u32>,
     subscription_ids: &[u32],
+    topic_alias: Option<u16>,
 ) {
     let mut block = BytesMut::new();
     let put_string = |block: &mut BytesMut, text: &[u8]| {
@@ -627,6 +628,10 @@ pub(crate) fn publish_properties(
     if let Some(expiry) = expiry {
         block.put_u8(0x02);
         block.put_u32(expiry);
+    }
+    if let Some(alias) = topic_alias {
+        block.put_u8(0x23);
+        block.put_u16(alias);
     }
     if let Some(p) = properties {
         if let Some(content_type) = &p.content_type {

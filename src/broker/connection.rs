@@ -114,6 +114,10 @@ struct ConnectRequest {
     expiry: u32,
     receive_maximum: u16,
     max_packet_size: Option<u32>,
+    /// MQTT 5: how many topic aliases the client takes from the broker (0: none).
+    topic_alias_max: u16,
+    /// MQTT 5 request response information: the CONNACK then suggests a response topic.
+    request_response_info: bool,
 }
 
 /// A will, kept until the connection ends; its message is built when it is published (so its
@@ -194,6 +198,8 @@ fn connect_v4(connect: rumqttc::mqttbytes::v4::Connect) -> ConnectRequest {
         expiry: if clean { 0 } else { NEVER_EXPIRES },
         receive_maximum: u16::MAX,
         max_packet_size: None,
+        topic_alias_max: 0,
+        request_response_info: false,
     }
 }
 
@@ -268,11 +274,20 @@ fn connect_v5(
             .filter(|&n| n > 0)
             .unwrap_or(u16::MAX),
         max_packet_size: properties.max_packet_size.filter(|&n| n > 0),
+        topic_alias_max: properties.topic_alias_max.unwrap_or(0),
+        request_response_info: properties.request_response_info == Some(1),
     })
 }
 
 /// The CONNACK of an accepted MQTT 5 client: every property tells what this broker does.
-fn connack_v5(shared: &Shared, present: bool, assigned_id: Option<String>) -> m5::Packet {
+/// `response_information` answers a request for it: the topic prefix this client may use for
+/// responses (`response/CLIENT-ID`; the broker gives it no special rights).
+fn connack_v5(
+    shared: &Shared,
+    present: bool,
+    assigned_id: Option<String>,
+    response_information: Option<String>,
+) -> m5::Packet {
     let max_packet_size = shared.config.max_packet_size;
     m5::Packet::ConnAck(m5::ConnAck {
         session_present: present,
@@ -286,7 +301,7 @@ fn connack_v5(shared: &Shared, present: bool, assigned_id: Option<String>) -> m5
             max_packet_size: (max_packet_size < 268_435_455)
                 .then(|| u32::try_from(max_packet_size).unwrap_or(u32::MAX)),
             assigned_client_identifier: assigned_id,
-            // Inbound aliases are resolved per connection; the broker never sends any.
+            // Inbound aliases are resolved per connection (outbound ones: see write_loop).
             topic_alias_max: Some(codec::TOPIC_ALIAS_MAX),
             reason_string: None,
             user_properties: Vec::new(),
@@ -294,7 +309,7 @@ fn connack_v5(shared: &Shared, present: bool, assigned_id: Option<String>) -> m5
             subscription_identifiers_available: Some(1),
             shared_subscription_available: Some(1),
             server_keep_alive: None,
-            response_information: None,
+            response_information,
             server_reference: None,
             authentication_method: None,
             authentication_data: None,
@@ -356,6 +371,10 @@ pub(crate) async fn serve<S>(
     let mut link = shared.sessions.new_link(protocol);
     link.receive_maximum = connect.receive_maximum;
     link.max_packet_size = connect.max_packet_size;
+    link.topic_alias_max = connect.topic_alias_max;
+    let response_information = connect
+        .request_response_info
+        .then(|| format!("response/{client_id}"));
     let session = shared.sessions.open(
         &client_id,
         clean,
@@ -366,7 +385,12 @@ pub(crate) async fn serve<S>(
         |present, out| match protocol {
             Protocol::V5 => codec::encode_v5(
                 out,
-                &connack_v5(&shared, present, assigned.then(|| client_id.clone())),
+                &connack_v5(
+                    &shared,
+                    present,
+                    assigned.then(|| client_id.clone()),
+                    response_information.clone(),
+                ),
             ),
             _ => codec::encode(
                 out,
@@ -853,7 +877,8 @@ fn handle_v5(
 }
 
 /// Session -> socket: per wake-up, everything waiting goes out in one buffer (large payloads
-/// straight from their shared buffer).
+/// straight from their shared buffer). To an MQTT 5 client that takes topic aliases, each
+/// topic is sent once with an alias, then as the alias alone, until the aliases run out.
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: &mut W,
     session: &Session,
@@ -864,6 +889,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut outbound = Vec::new();
     let mut properties = BytesMut::new();
+    let mut aliases = OutboundAliases::new(link.topic_alias_max);
     loop {
         out.clear();
         let taken =
@@ -884,16 +910,22 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 } => {
                     let payload = &delivery.message.payload;
                     properties.clear();
+                    let mut topic = delivery.message.topic.as_str();
                     if link.protocol == Protocol::V5 {
+                        let alias = aliases.alias(topic);
+                        if let Some(Alias::Known(_)) = alias {
+                            topic = "";
+                        }
                         codec::publish_properties(
                             &mut properties,
                             delivery.message.properties.as_deref(),
                             delivery.message.remaining_expiry(Instant::now()),
                             &delivery.subscription_ids,
+                            alias.map(Alias::number),
                         );
                     }
                     let header = PublishHeader {
-                        topic: &delivery.message.topic,
+                        topic,
                         qos: delivery.qos,
                         retain: delivery.retain,
                         dup,
@@ -926,5 +958,52 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             return End::Io(err);
         }
         drained.notify_one();
+    }
+}
+
+/// The topic aliases of one network connection towards an MQTT 5 client, given out first come,
+/// first served up to the client's topic alias maximum.
+struct OutboundAliases {
+    max: u16,
+    given: std::collections::HashMap<String, u16>,
+}
+
+#[derive(Clone, Copy)]
+enum Alias {
+    /// Given now: the PUBLISH carries the topic and the alias.
+    New(u16),
+    /// Given before: the PUBLISH carries the alias and an empty topic.
+    Known(u16),
+}
+
+impl Alias {
+    fn number(self) -> u16 {
+        match self {
+            Alias::New(n) | Alias::Known(n) => n,
+        }
+    }
+}
+
+impl OutboundAliases {
+    fn new(max: u16) -> Self {
+        OutboundAliases {
+            max,
+            given: Default::default(),
+        }
+    }
+
+    fn alias(&mut self, topic: &str) -> Option<Alias> {
+        if self.max == 0 {
+            return None;
+        }
+        if let Some(&n) = self.given.get(topic) {
+            return Some(Alias::Known(n));
+        }
+        let next = u16::try_from(self.given.len() + 1).ok()?;
+        if next > self.max {
+            return None;
+        }
+        self.given.insert(topic.to_owned(), next);
+        Some(Alias::New(next))
     }
 }

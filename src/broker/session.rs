@@ -56,6 +56,8 @@ pub(crate) struct Link {
     pub receive_maximum: u16,
     /// The largest packet the client accepts (MQTT 5); bigger messages are not sent to it.
     pub max_packet_size: Option<u32>,
+    /// The topic aliases the client takes (MQTT 5; 0: none).
+    pub topic_alias_max: u16,
 }
 
 /// One filter of a SUBSCRIBE, whatever the protocol version.
@@ -552,6 +554,7 @@ fn publish_size(delivery: &Delivery, now: Instant) -> usize {
         message.properties.as_deref(),
         message.remaining_expiry(now),
         &delivery.subscription_ids,
+        Some(0), // an alias may be sent with the topic: count its 3 bytes
     );
     let remaining = 2 + message.topic.len() + 2 + properties.len() + message.payload.len();
     1 + 4 + remaining
@@ -580,6 +583,7 @@ impl Sessions {
             protocol,
             receive_maximum: u16::MAX,
             max_packet_size: None,
+            topic_alias_max: 0,
         }
     }
 

@@ -99,6 +99,27 @@ impl ConnectionError {
             _ => None,
         }
     }
+
+    /// Reconnecting would end the same way, or take the session back from the client that
+    /// took it over (each then taking it from the other): a packet larger than the broker
+    /// takes, session taken over (0x8E), use another server (0x9C), server moved (0x9D).
+    pub fn is_final(&self) -> bool {
+        use v5::StateError as S;
+        match self {
+            ConnectionError::V4(_) => false,
+            ConnectionError::V5(v5::ConnectionError::MqttState(state)) => match state {
+                S::OutgoingPacketTooLarge { .. }
+                | S::Deserialization(rumqttc::v5::mqttbytes::Error::OutgoingPacketTooLarge {
+                    ..
+                }) => true,
+                S::ServerDisconnect { reason_code, .. } => {
+                    matches!(*reason_code as u8, 0x8e | 0x9c | 0x9d)
+                }
+                _ => false,
+            },
+            ConnectionError::V5(_) => false,
+        }
+    }
 }
 
 /// What a subscription asks for: the filters and their options.
@@ -266,6 +287,9 @@ pub struct Connection {
     address: String,
     /// MQTT 5: the properties of every PUBLISH (None when there are none).
     publish_properties: Option<mqtt5::PublishProperties>,
+    /// MQTT 5 with -D connect topic-alias-maximum: the topics the broker named by alias on
+    /// this network connection. rumqttc hands us each PUBLISH before it resolves the alias.
+    aliases: std::collections::HashMap<u16, String>,
 }
 
 impl Connection {
@@ -290,6 +314,7 @@ impl Connection {
             debug: settings.debug,
             address: settings.address.clone(),
             publish_properties: settings.publish_properties.clone(),
+            aliases: Default::default(),
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
@@ -327,6 +352,43 @@ impl Connection {
         }
     }
 
+    /// MQTT 5: a PUBLISH with a topic alias and a topic defines the alias for this network
+    /// connection; one with the alias alone gets the topic back. An alias the broker never
+    /// defined is its protocol error (rumqttc answers DISCONNECT 0x82): the message is dropped
+    /// with a warning rather than shown under an empty topic.
+    fn resolve_alias(&mut self, event: Event) -> Event {
+        match event {
+            Event::ConnAck { .. } => {
+                self.aliases.clear();
+                event
+            }
+            Event::Publish(mut message) => {
+                let Some(alias) = message.properties.as_ref().and_then(|p| p.topic_alias) else {
+                    return Event::Publish(message);
+                };
+                if !message.topic.is_empty() {
+                    self.aliases.insert(alias, message.topic.clone());
+                    return Event::Publish(message);
+                }
+                match self.aliases.get(&alias) {
+                    Some(topic) => {
+                        message.topic.clone_from(topic);
+                        Event::Publish(message)
+                    }
+                    None => {
+                        crate::say!(
+                            "skeeter: warning: {} sent topic alias {alias} before naming its \
+                             topic; message dropped",
+                            self.address
+                        );
+                        Event::Other
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The next event, traced on stderr with -d. After an error, calling it again reconnects.
     pub async fn next_event(&mut self) -> Result<Event, ConnectionError> {
         let (event, line) = match &mut self.eventloop {
@@ -340,7 +402,7 @@ impl Connection {
             EventLoop::V5(eventloop) => match eventloop.poll().await {
                 Ok(event) => {
                     let line = self.debug.then(|| describe_v5(&event));
-                    (Ok(event_v5(event)), line)
+                    (Ok(self.resolve_alias(event_v5(event))), line)
                 }
                 Err(err) => (Err(ConnectionError::V5(err)), None),
             },
@@ -361,7 +423,13 @@ impl Connection {
     fn drained_leftovers(&mut self, out: &mut std::collections::VecDeque<Event>) -> bool {
         let events: Vec<Event> = match &mut self.eventloop {
             EventLoop::V4(eventloop) => eventloop.state.events.drain(..).map(event_v4).collect(),
-            EventLoop::V5(eventloop) => eventloop.state.events.drain(..).map(event_v5).collect(),
+            EventLoop::V5(eventloop) => {
+                let events: Vec<v5::Event> = eventloop.state.events.drain(..).collect();
+                events
+                    .into_iter()
+                    .map(|event| self.resolve_alias(event_v5(event)))
+                    .collect()
+            }
         };
         if events.is_empty() {
             return true;
@@ -888,15 +956,13 @@ fn describe_error_v5(err: &v5::ConnectionError) -> String {
             reason_string,
         }) => {
             let code = *reason_code as u8;
+            let words = match code {
+                0 => "normal disconnection",
+                _ => reason_words(code),
+            };
             match reason_string {
-                Some(why) => format!(
-                    "the broker disconnected us: {} ({code:#04x}): {why}",
-                    reason_words(code)
-                ),
-                None => format!(
-                    "the broker disconnected us: {} ({code:#04x})",
-                    reason_words(code)
-                ),
+                Some(why) => format!("the broker disconnected us: {} ({code:#04x}): {why}", words),
+                None => format!("the broker disconnected us: {} ({code:#04x})", words),
             }
         }
         // rumqttc cannot read AUTH (packet type 15): the broker wants enhanced authentication.
@@ -905,12 +971,18 @@ fn describe_error_v5(err: &v5::ConnectionError) -> String {
              skeeter cannot do (-D connect authentication-method)"
                 .into()
         }
-        // rumqttc's MQTT 5 codec cannot read the short DISCONNECT forms brokers send (no
-        // reason code, or a reason code alone): such a DISCONNECT ends up here.
+        E::MqttState(S::OutgoingPacketTooLarge { pkt_size, max })
+        | E::MqttState(S::Deserialization(
+            rumqttc::v5::mqttbytes::Error::OutgoingPacketTooLarge { pkt_size, max },
+        )) => format!(
+            "a packet of {pkt_size} bytes is more than the broker's maximum packet size \
+             ({max} bytes, in its CONNACK)"
+        ),
+        // Over TCP and TLS the relay lengthens the short DISCONNECT forms rumqttc's MQTT 5
+        // codec cannot read; over WebSockets such a DISCONNECT ends up here.
         E::MqttState(S::Deserialization(err)) => format!(
-            "the broker sent a packet that could not be read, most likely a DISCONNECT (e.g. \
-             session taken over by another client with the same id, or the broker shutting \
-             down): {err}"
+            "the broker sent a packet that could not be read, most likely a short DISCONNECT \
+             (over WebSockets its reason code is lost): {err}"
         ),
         E::MqttState(S::IncomingPacketTooLarge { pkt_size, max }) => {
             format!("the broker sent a packet of {pkt_size} bytes, more than the {max} allowed")
@@ -986,12 +1058,16 @@ fn describe_v5(event: &v5::Event) -> String {
             reason_words(connack_code_v5(ack.code))
         ),
         v5::Event::Incoming(Packet::Publish(p)) => format!(
-            "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            "received PUBLISH (d{}, q{}, r{}, m{}, '{}'{}, ... ({} bytes))",
             u8::from(p.dup),
             p.qos as u8,
             u8::from(p.retain),
             p.pkid,
             String::from_utf8_lossy(&p.topic),
+            match p.properties.as_ref().and_then(|p| p.topic_alias) {
+                Some(alias) => format!(" alias {alias}"),
+                None => String::new(),
+            },
             p.payload.len()
         ),
         v5::Event::Incoming(Packet::SubAck(ack)) => {

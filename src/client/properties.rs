@@ -73,6 +73,7 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
             "request-problem-information",
             "request-response-information",
             "session-expiry-interval",
+            "topic-alias-maximum",
             "user-property",
         ],
         "publish" => &[
@@ -109,41 +110,18 @@ pub fn parse_property_arg(value: &str) -> Result<PropertyArg, String> {
             ));
         }
     };
-    // rumqttc does not resolve the aliases a broker would then use towards us: never offer them.
-    let unsupported = ["topic-alias-maximum"];
-    if unsupported.contains(&name.as_str()) {
-        return Err(format!(
-            "-D {command} {name}: not supported in this version (rumqttc cannot handle it)"
-        ));
-    }
     if !allowed.contains(&name.as_str()) {
         return Err(format!(
             "-D {command} {name}: {name} is not a property of {command} (it takes {})",
             allowed.join(", ")
         ));
     }
-    let number_limit = match name.as_str() {
-        "payload-format-indicator"
-        | "request-problem-information"
-        | "request-response-information" => Some(1),
-        "receive-maximum" | "topic-alias" => Some(u64::from(u16::MAX)),
-        "subscription-identifier" => Some(268_435_455),
-        "message-expiry-interval"
-        | "session-expiry-interval"
-        | "will-delay-interval"
-        | "maximum-packet-size" => Some(u64::from(u32::MAX)),
-        _ => None,
-    };
-    if let Some(limit) = number_limit {
-        let low = u64::from(matches!(
-            name.as_str(),
-            "receive-maximum" | "subscription-identifier" | "maximum-packet-size" | "topic-alias"
-        ));
+    if let Some((low, high)) = number_range(&name) {
         match value.parse::<u64>() {
-            Ok(n) if (low..=limit).contains(&n) => {}
+            Ok(n) if (low..=high).contains(&n) => {}
             _ => {
                 return Err(format!(
-                    "-D {command} {name}: '{value}' is not a number from {low} to {limit}"
+                    "-D {command} {name}: '{value}' is not a number from {low} to {high}"
                 ));
             }
         }
@@ -263,6 +241,10 @@ impl Collected {
         if let Some(n) = self.number("maximum-packet-size") {
             properties.max_packet_size = Some(n as u32);
         }
+        // The broker may then name topics by alias: client::Connection resolves them.
+        if let Some(n) = self.number("topic-alias-maximum") {
+            properties.topic_alias_max = Some(n as u16);
+        }
         if let Some(n) = self.number("request-problem-information") {
             properties.request_problem_info = Some(n as u8);
         }
@@ -297,20 +279,27 @@ impl Collected {
     }
 }
 
-fn is_number(name: &str) -> bool {
-    matches!(
-        name,
+/// The values a numeric property takes; None for the others (strings, binary data).
+fn number_range(name: &str) -> Option<(u64, u64)> {
+    let u16_max = u64::from(u16::MAX);
+    let u32_max = u64::from(u32::MAX);
+    match name {
         "payload-format-indicator"
-            | "request-problem-information"
-            | "request-response-information"
-            | "receive-maximum"
-            | "topic-alias"
-            | "subscription-identifier"
-            | "message-expiry-interval"
-            | "session-expiry-interval"
-            | "will-delay-interval"
-            | "maximum-packet-size"
-    )
+        | "request-problem-information"
+        | "request-response-information" => Some((0, 1)),
+        "topic-alias-maximum" => Some((0, u16_max)),
+        "receive-maximum" | "topic-alias" => Some((1, u16_max)),
+        "subscription-identifier" => Some((1, 268_435_455)),
+        "maximum-packet-size" => Some((1, u32_max)),
+        "message-expiry-interval" | "session-expiry-interval" | "will-delay-interval" => {
+            Some((0, u32_max))
+        }
+        _ => None,
+    }
+}
+
+fn is_number(name: &str) -> bool {
+    number_range(name).is_some()
 }
 
 #[cfg(test)]

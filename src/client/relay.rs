@@ -148,6 +148,9 @@ struct Route {
     mqtt31: bool,
     /// -D disconnect: the DISCONNECT (with properties) that replaces rumqttc's `e0 00`.
     disconnect: Option<BytesMut>,
+    /// MQTT 5: the broker's short DISCONNECTs (`e0 00`, `e0 01 RC`, which rumqttc's codec
+    /// rejects or mis-frames, losing the reason) reach the client as `e0 02 RC 00`.
+    mqtt5: bool,
     quiet: bool,
 }
 
@@ -312,10 +315,15 @@ impl Relay {
             Some(properties) => Some(disconnect_packet(properties)?),
             None => None,
         };
+        // MQTT 5 always goes through the relay, for the broker's reason to disconnect us; but
+        // not over WebSockets, where rumqttc itself does the HTTP upgrade.
+        let mqtt5 = settings.protocol == ProtocolVersion::V5
+            && !matches!(settings.mqtt.transport(), Transport::Ws | Transport::Wss(_));
         if settings.bind_address.is_none()
             && settings.proxy.is_none()
             && !mqtt31
             && disconnect.is_none()
+            && !mqtt5
         {
             return Ok(None);
         }
@@ -353,6 +361,7 @@ impl Relay {
             tls,
             mqtt31,
             disconnect,
+            mqtt5,
             quiet: settings.quiet,
         });
         let first = route.open().await.map_err(|err| {
@@ -443,7 +452,7 @@ impl Drop for Relay {
 }
 
 /// Copy one client connection to the broker and back; for MQTT 3.1, its CONNECT rewritten; with
-/// -D disconnect, its DISCONNECT.
+/// -D disconnect, its DISCONNECT; with MQTT 5, the broker's short DISCONNECTs.
 async fn relay(
     mut client: UnixStream,
     mut upstream: Upstream,
@@ -461,27 +470,44 @@ async fn relay(
             return;
         }
     }
-    let copied = match &route.disconnect {
-        None => tokio::io::copy_bidirectional(&mut client, &mut upstream)
+    let copied = if route.disconnect.is_none() && !route.mqtt5 {
+        tokio::io::copy_bidirectional(&mut client, &mut upstream)
             .await
-            .map(|_| ()),
-        Some(disconnect) => {
-            let (mut from_client, mut to_client) = client.into_split();
-            let (mut from_broker, mut to_broker) = tokio::io::split(upstream);
-            let upward = async {
-                let copied =
-                    copy_replacing_disconnect(&mut from_client, &mut to_broker, disconnect).await;
-                let _ = to_broker.shutdown().await;
-                copied
+            .map(|_| ())
+    } else {
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_broker, mut to_broker) = tokio::io::split(upstream);
+        let upward = async {
+            let copied = match &route.disconnect {
+                Some(ours) => {
+                    let rewrite = |packet: &[u8]| (packet == PLAIN_DISCONNECT).then_some(&ours[..]);
+                    copy_rewriting_disconnects(&mut from_client, &mut to_broker, rewrite).await
+                }
+                None => tokio::io::copy(&mut from_client, &mut to_broker)
+                    .await
+                    .map(|_| ()),
             };
-            let downward = async {
-                let copied = tokio::io::copy(&mut from_broker, &mut to_client).await;
-                let _ = to_client.shutdown().await;
-                copied.map(|_| ())
+            let _ = to_broker.shutdown().await;
+            copied
+        };
+        let downward = async {
+            let copied = if route.mqtt5 {
+                let mut long = [0xe0, 0x02, 0x00, 0x00];
+                let rewrite = |packet: &[u8]| {
+                    long[2] = packet.get(2).copied().unwrap_or(0);
+                    Some(long)
+                };
+                copy_rewriting_disconnects(&mut from_broker, &mut to_client, rewrite).await
+            } else {
+                tokio::io::copy(&mut from_broker, &mut to_client)
+                    .await
+                    .map(|_| ())
             };
-            let (upward, downward) = tokio::join!(upward, downward);
-            upward.and(downward)
-        }
+            let _ = to_client.shutdown().await;
+            copied
+        };
+        let (upward, downward) = tokio::join!(upward, downward);
+        upward.and(downward)
     };
     if let Err(err) = copied
         && let Some(tls_error) = tls::find_rustls_error(&err)
@@ -508,16 +534,20 @@ fn disconnect_packet(
     Ok(out)
 }
 
-/// Copy the client's packets to the broker, its plain DISCONNECT (`e0 00`) replaced by
-/// `disconnect`. Only packet boundaries are followed: the bytes of other packets pass as read.
-async fn copy_replacing_disconnect<R, W>(
+const PLAIN_DISCONNECT: &[u8] = &[0xe0, 0x00];
+
+/// Copy packets, each short DISCONNECT (`e0 00` or `e0 01 RC`) handed whole to `rewrite`,
+/// which may give other bytes to send in its place. Only packet boundaries are followed: the
+/// bytes of other packets pass as read.
+async fn copy_rewriting_disconnects<R, W, B>(
     from: &mut R,
     to: &mut W,
-    disconnect: &[u8],
+    mut rewrite: impl FnMut(&[u8]) -> Option<B>,
 ) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
+    B: AsRef<[u8]>,
 {
     let mut buf = BytesMut::with_capacity(8192);
     // Bytes of the current packet still to pass on; 0 at a packet boundary.
@@ -540,11 +570,20 @@ where
             let Some((header_len, remaining_len)) = fixed_header(&buf)? else {
                 break;
             };
-            if buf[0] == 0xe0 && remaining_len == 0 {
-                to.write_all(disconnect).await?;
-                buf.advance(header_len);
+            let len = header_len + remaining_len;
+            if buf[0] == 0xe0 && remaining_len < 2 {
+                if buf.len() < len {
+                    break; // the reason code is still to come
+                }
+                match rewrite(&buf[..len]) {
+                    Some(bytes) => {
+                        to.write_all(bytes.as_ref()).await?;
+                        buf.advance(len);
+                    }
+                    None => passing = len,
+                }
             } else {
-                passing = header_len + remaining_len;
+                passing = len;
             }
             if buf.is_empty() {
                 break;
@@ -780,7 +819,32 @@ mod tests {
             let (a, b) = stream.split_at(cut);
             let mut from = AsyncReadExt::chain(a, b);
             let mut to = Vec::new();
-            copy_replacing_disconnect(&mut from, &mut to, &ours)
+            let rewrite = |packet: &[u8]| (packet == PLAIN_DISCONNECT).then_some(&ours[..]);
+            copy_rewriting_disconnects(&mut from, &mut to, rewrite)
+                .await
+                .unwrap();
+            assert_eq!(to, expected, "cut at {cut}");
+        }
+    }
+
+    #[tokio::test]
+    async fn short_disconnects_from_the_broker_are_lengthened() {
+        // A PUBLISH whose payload holds e0 01 8e, the 3-byte and 2-byte DISCONNECTs, a long one.
+        let publish = b"\x30\x08\x00\x01t\xe0\x01\x8e\xe0\x00";
+        let long = b"\xe0\x02\x8b\x00";
+        let mut stream = publish.to_vec();
+        stream.extend_from_slice(b"\xe0\x01\x8e\xe0\x00");
+        stream.extend_from_slice(long);
+        let mut expected = publish.to_vec();
+        expected.extend_from_slice(b"\xe0\x02\x8e\x00\xe0\x02\x00\x00");
+        expected.extend_from_slice(long);
+        for cut in 0..stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let mut from = AsyncReadExt::chain(a, b);
+            let mut to = Vec::new();
+            let rewrite =
+                |packet: &[u8]| Some([0xe0, 0x02, packet.get(2).copied().unwrap_or(0), 0]);
+            copy_rewriting_disconnects(&mut from, &mut to, rewrite)
                 .await
                 .unwrap();
             assert_eq!(to, expected, "cut at {cut}");

@@ -225,6 +225,9 @@ async fn receive(
             Err(err) if err.refused().is_some() => {
                 return Err(client::connect_error(err, connection.address()));
             }
+            Err(err) if err.is_final() => {
+                return Err(client::lost_error(err, connection.address()));
+            }
             Err(err) => {
                 if !settings.quiet {
                     crate::say!(

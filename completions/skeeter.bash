@@ -85,7 +85,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__broker)
-            opts="-p -v -c -h -V --port --bind --verbose --config-file --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
+            opts="-p -v -q -c -h -V --port --bind --verbose --quiet --log-file --sys-interval --config-file --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -100,6 +100,14 @@ _skeeter() {
                     return 0
                     ;;
                 --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sys-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

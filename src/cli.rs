@@ -687,15 +687,38 @@ pub struct BrokerArgs {
     )]
     pub bind: IpAddr,
 
-    /// Log connections and disconnections on stderr.
-    #[arg(short = 'v', long)]
+    /// Log every packet in and out too, not only connections, disconnections and refusals
+    /// (mosquitto's -v).
+    #[arg(short = 'v', long, conflicts_with = "quiet", help_heading = "Logging")]
     pub verbose: bool,
 
-    /// Read the listeners and authentication settings from a mosquitto.conf: listener, port,
-    /// bind_address, protocol, certfile, keyfile, cafile, require_certificate,
-    /// use_identity_as_username, password_file, acl_file, allow_anonymous, comments. Any other
+    /// Log errors only: no connections, disconnections or refusals.
+    #[arg(short = 'q', long, help_heading = "Logging")]
+    pub quiet: bool,
+
+    /// Append the log to FILE instead of writing it to stderr; SIGHUP reopens it (for
+    /// logrotate).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SKEETER_BROKER_LOG_FILE",
+        help_heading = "Logging"
+    )]
+    pub log_file: Option<PathBuf>,
+
+    /// Publish the $SYS/broker/... statistics (retained) every SECS seconds; 0: never
+    /// [default: 10, or the -c file's sys_interval].
+    #[arg(long, value_name = "SECS", env = "SKEETER_BROKER_SYS_INTERVAL")]
+    pub sys_interval: Option<u64>,
+
+    /// Read the settings from a mosquitto.conf: listener, port, bind_address, protocol,
+    /// certfile, keyfile, cafile, require_certificate, use_identity_as_username, password_file,
+    /// acl_file, allow_anonymous, sys_interval, log_dest (stderr, stdout, file PATH, none),
+    /// log_type, log_timestamp, log_timestamp_format, connection_messages, comments. Any other
     /// directive is an error. Not with the options it replaces; -p and --bind count only when
-    /// the file has no listener.
+    /// the file has no listener. SIGHUP reads the file again for the password file, the ACL
+    /// and the logging settings (without -c: the --password-file and --acl-file, and
+    /// --log-file is reopened).
     #[arg(
         short = 'c',
         long = "config-file",
@@ -703,6 +726,7 @@ pub struct BrokerArgs {
         conflicts_with_all = [
             "password_file", "acl_file", "allow_anonymous", "tls_port", "ws_port", "wss_port",
             "certfile", "keyfile", "cafile", "require_certificate", "use_identity_as_username",
+            "log_file",
         ]
     )]
     pub config_file: Option<PathBuf>,

@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::log::{LogDest, LogLevel, LogSettings};
+
 /// One line's error: `LINE: why` (the caller puts the file name in front).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfError {
@@ -58,6 +60,45 @@ pub struct ConfFile {
     pub password_file: Option<PathBuf>,
     pub acl_file: Option<PathBuf>,
     pub allow_anonymous: Option<bool>,
+    /// `sys_interval SECS`.
+    pub sys_interval: Option<u64>,
+    /// `log_dest`, `log_type`, `log_timestamp`, `log_timestamp_format`, `connection_messages`.
+    pub log: LogConf,
+}
+
+/// The logging directives, as given (see [`LogConf::settings`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogConf {
+    pub dest: Option<LogDest>,
+    /// The most detailed `log_type` given (mosquitto takes several lines).
+    pub level: Option<LogLevel>,
+    pub timestamp: Option<bool>,
+    pub timestamp_format: Option<String>,
+    pub connection_messages: Option<bool>,
+}
+
+impl LogConf {
+    /// The settings these directives make, over skeeter broker's own defaults (connections
+    /// logged, on stderr, timestamped).
+    pub fn settings(&self) -> LogSettings {
+        let mut level = self.level.unwrap_or(LogLevel::Events);
+        if self.connection_messages == Some(false) && level == LogLevel::Events {
+            level = LogLevel::Errors;
+        }
+        let timestamp = match self.timestamp {
+            Some(false) => None,
+            _ => Some(
+                self.timestamp_format
+                    .clone()
+                    .unwrap_or_else(|| super::log::DEFAULT_TIMESTAMP.to_owned()),
+            ),
+        };
+        LogSettings {
+            level,
+            dest: self.dest.clone().unwrap_or_default(),
+            timestamp,
+        }
+    }
 }
 
 impl ConfFile {
@@ -155,6 +196,52 @@ impl ConfFile {
                 "acl_file" => conf.acl_file = Some(PathBuf::from(need_value()?)),
                 "allow_anonymous" => {
                     conf.allow_anonymous = Some(parse_bool(need_value()?).map_err(fail)?)
+                }
+                "sys_interval" => {
+                    let value = need_value()?;
+                    let secs = value
+                        .parse::<u64>()
+                        .map_err(|_| fail(format!("bad sys_interval '{value}' (seconds)")))?;
+                    conf.sys_interval = Some(secs);
+                }
+                "log_dest" => {
+                    let value = need_value()?;
+                    let (kind, rest) = value
+                        .split_once(char::is_whitespace)
+                        .map_or((value, ""), |(k, r)| (k, r.trim()));
+                    conf.log.dest = Some(match (kind, rest) {
+                        ("stderr", "") => LogDest::Stderr,
+                        ("stdout", "") => LogDest::Stdout,
+                        ("none", "") => LogDest::None,
+                        ("file", "") => return Err(fail("log_dest file needs a path".into())),
+                        ("file", path) => LogDest::File(PathBuf::from(path)),
+                        ("syslog" | "topic" | "dlt", _) => {
+                            return Err(fail(format!("unsupported: log_dest {kind}")));
+                        }
+                        _ => return Err(fail(format!("bad log_dest '{value}'"))),
+                    });
+                }
+                "log_type" => {
+                    let level = match need_value()? {
+                        "none" | "error" | "warning" => LogLevel::Errors,
+                        "notice" | "information" | "subscribe" | "unsubscribe" | "websockets" => {
+                            LogLevel::Events
+                        }
+                        "debug" | "all" => LogLevel::Packets,
+                        other => return Err(fail(format!("unknown log_type '{other}'"))),
+                    };
+                    conf.log.level = Some(conf.log.level.map_or(level, |l| l.max(level)));
+                }
+                "log_timestamp" => {
+                    conf.log.timestamp = Some(parse_bool(need_value()?).map_err(fail)?)
+                }
+                "log_timestamp_format" => {
+                    let format = need_value()?;
+                    LogSettings::check_timestamp(format).map_err(fail)?;
+                    conf.log.timestamp_format = Some(format.to_owned());
+                }
+                "connection_messages" => {
+                    conf.log.connection_messages = Some(parse_bool(need_value()?).map_err(fail)?)
                 }
                 other => return Err(fail(format!("unknown directive '{other}'"))),
             }

@@ -18,8 +18,10 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::auth::{Access, Refusal};
 use super::codec::{self, Incoming5, Protocol, ProtocolRequest, PublishHeader};
+use super::log;
 use super::router::{Message, SubscriptionOptions};
 use super::session::{Detached, FilterRequest, Link, NEVER_EXPIRES, Outbound, Session};
+use super::sys::{self, Counted, Stats};
 use super::{Shared, stopping};
 
 /// Read buffer growth step.
@@ -319,7 +321,7 @@ fn connack_v5(
 
 /// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends.
 pub(crate) async fn serve<S>(
-    mut stream: S,
+    stream: S,
     peer: Peer,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
@@ -331,13 +333,18 @@ pub(crate) async fn serve<S>(
         transport,
         identity,
     } = peer;
+    let mut stream = Counted::new(stream, Arc::clone(&shared.stats));
+    Stats::add(&shared.stats.sockets, 1);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let handshake = tokio::select! {
         result = handshake(&mut stream, &mut buf, &shared) => result,
         _ = stopping(&mut shutdown) => return,
     };
     let (connect, protocol) = match handshake {
-        Ok(accepted) => accepted,
+        Ok(accepted) => {
+            Stats::add(&shared.stats.packets_received, 1);
+            accepted
+        }
         Err(reason) => {
             shared.log(format_args!("connection from {peer} refused ({reason})"));
             return;
@@ -354,7 +361,7 @@ pub(crate) async fn serve<S>(
             Refusal::BadCredentials => Refuse::BadCredentials,
             Refusal::Anonymous => Refuse::NotAuthorized,
         };
-        refuse(&mut stream, protocol, reason).await;
+        refuse(&mut stream, &shared, protocol, reason).await;
         shared.log(format_args!("connection from {peer} refused ({refusal})"));
         return;
     }
@@ -401,6 +408,7 @@ pub(crate) async fn serve<S>(
             ),
         },
     );
+    shared.stats.client_connected();
     shared.log(format_args!(
         "client {client_id}{} connected from {peer} over {protocol} on {transport} ({}, keep-alive {})",
         username.as_deref().map_or(String::new(), |name| format!(" (user {name})")),
@@ -424,6 +432,7 @@ pub(crate) async fn serve<S>(
         && let Some(reason) = end.disconnect_reason()
     {
         let mut out = session.take_replies(link.id);
+        Stats::add(&shared.stats.packets_sent, sys::count_packets(&out) + 1);
         out.extend_from_slice(&codec::disconnect_v5(reason));
         let _ = timeout(REFUSAL_LINGER, async {
             writer.write_all(&out).await?;
@@ -469,6 +478,7 @@ pub(crate) async fn serve<S>(
             });
         }
     }
+    shared.stats.client_disconnected();
     shared.log(format_args!("client {client_id} disconnected ({end})"));
 }
 
@@ -485,7 +495,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             ProtocolRequest::Incomplete => read_before(stream, buf, deadline).await?,
             ProtocolRequest::Supported(protocol) => break protocol,
             ProtocolRequest::UnsupportedVersion(protocol) => {
-                refuse(stream, Protocol::V311, Refuse::Version).await;
+                refuse(stream, shared, Protocol::V311, Refuse::Version).await;
                 return Err(format!("{protocol} is not supported"));
             }
             ProtocolRequest::NotMqtt => return Err("first packet is not an MQTT CONNECT".into()),
@@ -504,7 +514,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     match connect_v5(connect, will, login) {
                         Ok(connect) => break connect,
                         Err((reason, why)) => {
-                            refuse(stream, protocol, reason).await;
+                            refuse(stream, shared, protocol, reason).await;
                             return Err(why);
                         }
                     }
@@ -523,12 +533,12 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     if connect.client_id.is_empty() && !protocol.assigns_client_ids() {
-        refuse(stream, protocol, Refuse::BadClientId).await;
+        refuse(stream, shared, protocol, Refuse::BadClientId).await;
         return Err(format!("empty client id: {protocol} has no assigned ids"));
     }
     // MQTT 5 assigns an id whatever the clean start; 3.1.1 only for a clean session.
     if connect.client_id.is_empty() && !connect.clean && protocol != Protocol::V5 {
-        refuse(stream, protocol, Refuse::BadClientId).await;
+        refuse(stream, shared, protocol, Refuse::BadClientId).await;
         return Err("empty client id needs a clean session".into());
     }
     Ok((connect, protocol))
@@ -553,9 +563,11 @@ async fn read_before<S: AsyncRead + Unpin>(
 /// Answer CONNACK with a refusal code (in the client's version), then close.
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
+    shared: &Shared,
     protocol: Protocol,
     reason: Refuse,
 ) {
+    Stats::add(&shared.stats.packets_sent, 1);
     let mut out = BytesMut::new();
     match protocol {
         Protocol::V5 => codec::encode_v5(
@@ -594,25 +606,62 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let max = shared.config.max_packet_size;
     // MQTT 5 topic aliases this client set, for this connection only.
     let mut aliases = HashMap::new();
+    let stats = &shared.stats;
     loop {
+        // Counted per read, not per packet: (packets, publishes, publish payload bytes).
+        let mut counts = (0u64, 0u64, 0u64);
         loop {
             let handled = if protocol == Protocol::V5 {
                 match codec::read_packet_v5(buf, max) {
-                    Ok(Some(packet)) => handle_v5(packet, session, link_id, shared, &mut aliases),
+                    Ok(Some(packet)) => {
+                        counts.0 += 1;
+                        if shared.logs_packets() {
+                            let packet = log::describe_v5(&packet);
+                            shared.log_packet(format_args!(
+                                "received {packet} from {}",
+                                session.client_id
+                            ));
+                        }
+                        if let Incoming5::Packet(m5::Packet::Publish(publish)) = &packet {
+                            counts.1 += 1;
+                            counts.2 += publish.payload.len() as u64;
+                        }
+                        handle_v5(packet, session, link_id, shared, &mut aliases)
+                    }
                     Ok(None) => break,
                     Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
                 }
             } else {
                 match codec::read_packet(buf, max) {
-                    Ok(Some(packet)) => handle(packet, session, link_id, shared),
+                    Ok(Some(packet)) => {
+                        counts.0 += 1;
+                        if shared.logs_packets() {
+                            let packet = log::describe_v4(&packet);
+                            shared.log_packet(format_args!(
+                                "received {packet} from {}",
+                                session.client_id
+                            ));
+                        }
+                        if let Packet::Publish(publish) = &packet {
+                            counts.1 += 1;
+                            counts.2 += publish.payload.len() as u64;
+                        }
+                        handle(packet, session, link_id, shared)
+                    }
                     Ok(None) => break,
                     Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
                 }
             };
             if let Err(end) = handled {
+                Stats::add(&stats.packets_received, counts.0);
+                Stats::add(&stats.publish_received, counts.1);
+                Stats::add(&stats.publish_bytes_received, counts.2);
                 return end;
             }
         }
+        Stats::add(&stats.packets_received, counts.0);
+        Stats::add(&stats.publish_received, counts.1);
+        Stats::add(&stats.publish_bytes_received, counts.2);
         while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
             drained.notified().await;
         }
@@ -635,13 +684,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
-/// Whether the ACL denies this session's client writing to `topic_name`.
+/// Whether this session's client may not write to `topic_name`: `$SYS` is the broker's own
+/// (as in mosquitto), and the ACL may deny the rest.
 fn write_denied(session: &Session, shared: &Shared, topic_name: &str) -> bool {
-    shared
-        .config
-        .acl
-        .as_ref()
-        .is_some_and(|acl| !session.allowed(acl, topic_name, Access::Write))
+    topic_name.starts_with("$SYS")
+        || shared
+            .acl()
+            .is_some_and(|acl| !session.allowed(&acl, topic_name, Access::Write))
 }
 
 /// One packet from a 3.1.1 or 3.1 client. Err ends the connection.
@@ -901,6 +950,23 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             link.wake.notified().await;
             continue;
         }
+        let stats = &shared.stats;
+        Stats::add(
+            &stats.packets_sent,
+            sys::count_packets(&out) + outbound.len() as u64,
+        );
+        let publishes = outbound
+            .iter()
+            .filter_map(|item| match item {
+                Outbound::Publish { delivery, .. } => Some(delivery.message.payload.len() as u64),
+                Outbound::PubRel(_) => None,
+            })
+            .fold((0, 0), |(n, bytes), len| (n + 1, bytes + len));
+        Stats::add(&stats.publish_sent, publishes.0);
+        Stats::add(&stats.publish_bytes_sent, publishes.1);
+        if shared.logs_packets() {
+            log_outgoing(shared, &session.client_id, &out, &outbound);
+        }
         for item in outbound.drain(..) {
             match item {
                 Outbound::Publish {
@@ -1005,5 +1071,31 @@ impl OutboundAliases {
         }
         self.given.insert(topic.to_owned(), next);
         Some(Alias::New(next))
+    }
+}
+
+/// The packet log of what a writer is about to send: the replies, then the messages.
+fn log_outgoing(shared: &Shared, client_id: &str, replies: &[u8], outbound: &[Outbound]) {
+    for frame in log::frames(replies) {
+        let packet = log::describe_frame(frame);
+        shared.log_packet(format_args!("sending {packet} to {client_id}"));
+    }
+    for item in outbound {
+        let packet = match item {
+            Outbound::Publish {
+                delivery,
+                pkid,
+                dup,
+            } => log::describe_publish(
+                *dup,
+                delivery.qos as u8,
+                delivery.retain,
+                *pkid,
+                &delivery.message.topic,
+                delivery.message.payload.len(),
+            ),
+            Outbound::PubRel(pkid) => format!("PUBREL (m{pkid})"),
+        };
+        shared.log_packet(format_args!("sending {packet} to {client_id}"));
     }
 }

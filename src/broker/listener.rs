@@ -73,7 +73,7 @@ pub(crate) async fn accept_loop(
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: pause rather than spin.
-                    shared.log(format_args!("accept failed: {err}"));
+                    shared.log_error(format_args!("accept failed: {err}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },

@@ -11,9 +11,11 @@ mod codec;
 pub mod config;
 mod connection;
 mod listener;
+pub mod log;
 mod retain;
 mod router;
 mod session;
+mod sys;
 mod tls;
 mod websocket;
 
@@ -49,8 +51,8 @@ pub struct Config {
     /// The certificate, key and client-certificate policy of the TLS listeners (mqtts, wss).
     /// Default none.
     pub tls: Option<Tls>,
-    /// Log connects and disconnects on stderr. Default off.
-    pub verbose: bool,
+    /// What is logged, where, with which timestamp. Default: errors only, on stderr.
+    pub log: log::LogSettings,
     /// Largest remaining length accepted from a client; a bigger packet closes its connection
     /// before its body is buffered. Default 268 435 455, the MQTT maximum.
     pub max_packet_size: usize,
@@ -73,6 +75,9 @@ pub struct Config {
     pub acl: Option<Arc<auth::Acl>>,
     /// Whether a client without a user name may connect. Default true.
     pub allow_anonymous: bool,
+    /// How often the `$SYS/broker/...` statistics are published (retained); zero: never.
+    /// Default 10 s, as mosquitto's `sys_interval`.
+    pub sys_interval: Duration,
 }
 
 impl Default for Config {
@@ -83,7 +88,7 @@ impl Default for Config {
             websocket_bind: None,
             websocket_tls_bind: None,
             tls: None,
-            verbose: false,
+            log: log::LogSettings::default(),
             max_packet_size: 268_435_455,
             max_queued_bytes: 256 * 1024 * 1024,
             max_inflight: 100,
@@ -91,6 +96,7 @@ impl Default for Config {
             passwords: None,
             acl: None,
             allow_anonymous: true,
+            sys_interval: Duration::from_secs(10),
         }
     }
 }
@@ -121,26 +127,67 @@ struct Addresses {
     wss: Option<SocketAddr>,
 }
 
+/// What [`Broker::reload`] can change while clients stay connected (mosquitto's SIGHUP).
+#[derive(Debug, Clone, Default)]
+pub struct Reload {
+    pub passwords: Option<Arc<auth::Passwords>>,
+    pub acl: Option<Arc<auth::Acl>>,
+    pub log: log::LogSettings,
+}
+
+/// The password file and ACL in force: replaced whole by a reload.
+#[derive(Default)]
+struct Access {
+    passwords: Option<Arc<auth::Passwords>>,
+    acl: Option<Arc<auth::Acl>>,
+}
+
 /// What every connection task shares: the limits, the sessions, the subscriptions, the retained
 /// messages.
 pub(crate) struct Shared {
+    /// The configuration the broker started with; its passwords, ACL and log settings may have
+    /// been replaced since (see [`Shared::acl`], [`Shared::logger`]).
     pub config: Config,
+    access: std::sync::RwLock<Access>,
+    pub logger: log::Logger,
     pub sessions: Sessions,
     pub router: Router,
     pub retained: Retained,
     /// Messages dropped because a subscriber's queue was full.
     pub dropped: AtomicU64,
+    /// Traffic counters, for `$SYS`.
+    pub stats: Arc<sys::Stats>,
 }
 
 impl Shared {
-    fn new(config: Config) -> Self {
-        Shared {
+    fn new(config: Config) -> io::Result<Self> {
+        let logger = log::Logger::new(config.log.clone())
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
+        let access = Access {
+            passwords: config.passwords.clone(),
+            acl: config.acl.clone(),
+        };
+        Ok(Shared {
             config,
+            access: std::sync::RwLock::new(access),
+            logger,
             sessions: Sessions::default(),
             router: Router::default(),
             retained: Retained::default(),
             dropped: AtomicU64::new(0),
-        }
+            stats: Arc::default(),
+        })
+    }
+
+    fn access(&self) -> std::sync::RwLockReadGuard<'_, Access> {
+        self.access
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ACL in force (None: everything is allowed).
+    pub fn acl(&self) -> Option<Arc<auth::Acl>> {
+        self.access().acl.clone()
     }
 
     /// Store the message if retained, then hand it to every matching subscriber (but not to a
@@ -154,7 +201,7 @@ impl Shared {
             &message,
             Origin { publisher, retain },
             self.config.max_queued_bytes,
-            self.config.acl.as_deref(),
+            self.acl().as_deref(),
         );
         self.count_dropped(routed.dropped);
         routed.matched > 0
@@ -172,19 +219,20 @@ impl Shared {
             return Ok(());
         }
         auth::authenticate(
-            self.config.passwords.as_deref(),
+            self.access().passwords.as_deref(),
             self.config.allow_anonymous,
             username,
             password,
         )
     }
 
-    /// Whether the ACL (when there is one) lets the client write to `topic_name`.
+    /// Whether the client may write to `topic_name`: never to `$SYS` (the broker's own, as in
+    /// mosquitto), elsewhere as the ACL (when there is one) says.
     pub fn may_write(&self, client_id: &str, username: Option<&str>, topic_name: &str) -> bool {
-        self.config
-            .acl
-            .as_ref()
-            .is_none_or(|acl| acl.allows(client_id, username, topic_name, auth::Access::Write))
+        !topic_name.starts_with("$SYS")
+            && self
+                .acl()
+                .is_none_or(|acl| acl.allows(client_id, username, topic_name, auth::Access::Write))
     }
 
     pub fn count_dropped(&self, dropped: u64) {
@@ -193,10 +241,36 @@ impl Shared {
         }
     }
 
+    /// Log an event: a connection, a disconnection, a refusal.
     pub fn log(&self, line: std::fmt::Arguments<'_>) {
-        if self.config.verbose {
-            crate::say!("skeeter broker: {line}");
-        }
+        self.logger.log(log::LogLevel::Events, line);
+    }
+
+    /// Log an error (shown at every level).
+    pub fn log_error(&self, line: std::fmt::Arguments<'_>) {
+        self.logger.log(log::LogLevel::Errors, line);
+    }
+
+    /// Whether packets are logged: check before building their description.
+    pub fn logs_packets(&self) -> bool {
+        self.logger.enabled(log::LogLevel::Packets)
+    }
+
+    pub fn log_packet(&self, line: std::fmt::Arguments<'_>) {
+        self.logger.log(log::LogLevel::Packets, line);
+    }
+
+    /// Replace the password file, the ACL and the log settings (the log file is reopened).
+    /// Connected clients stay; the new rules apply to what they do next.
+    fn reload(&self, reload: Reload) -> io::Result<()> {
+        self.logger.apply(reload.log)?;
+        let mut access = self
+            .access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        access.passwords = reload.passwords;
+        access.acl = reload.acl;
+        Ok(())
     }
 }
 
@@ -268,9 +342,9 @@ impl Broker {
             }
             bound.push((listener, transport));
         }
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(Shared::new(config)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let accept_tasks = bound
+        let mut accept_tasks: Vec<JoinHandle<()>> = bound
             .into_iter()
             .map(|(listener, transport)| {
                 tokio::spawn(listener::accept_loop(
@@ -281,6 +355,14 @@ impl Broker {
                 ))
             })
             .collect();
+        let sys_interval = shared.config.sys_interval;
+        if !sys_interval.is_zero() {
+            accept_tasks.push(tokio::spawn(sys::publish_every(
+                Arc::clone(&shared),
+                sys_interval,
+                shutdown_rx.clone(),
+            )));
+        }
         Ok(Broker {
             addresses,
             shared,
@@ -318,6 +400,23 @@ impl Broker {
     /// wait until its subscribers are in place before it publishes.
     pub fn subscriptions(&self) -> usize {
         self.shared.router.count()
+    }
+
+    /// Write an event line to the broker's log (as its connection lines).
+    pub fn log(&self, line: std::fmt::Arguments<'_>) {
+        self.shared.log(line);
+    }
+
+    /// Write an error line to the broker's log.
+    pub fn log_error(&self, line: std::fmt::Arguments<'_>) {
+        self.shared.log_error(line);
+    }
+
+    /// Replace the password file, the ACL and the log settings while clients stay connected
+    /// (what SIGHUP does to `skeeter broker`). A log file that cannot be opened is an error,
+    /// and nothing changes.
+    pub fn reload(&self, reload: Reload) -> io::Result<()> {
+        self.shared.reload(reload)
     }
 
     /// Stop accepting, close every connection, and wait for every task to end.
@@ -425,6 +524,11 @@ impl BackgroundBroker {
     /// wait until its subscribers are in place before it publishes.
     pub fn subscriptions(&self) -> usize {
         self.shared.router.count()
+    }
+
+    /// As [`Broker::reload`].
+    pub fn reload(&self, reload: Reload) -> io::Result<()> {
+        self.shared.reload(reload)
     }
 
     /// Stop the broker and wait for its thread to end.

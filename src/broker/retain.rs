@@ -43,6 +43,14 @@ impl Retained {
         by_topic.insert(message.topic.clone(), kept);
     }
 
+    /// How many messages are retained (expired ones included until they are looked at).
+    pub fn count(&self) -> usize {
+        self.by_topic
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// The retained messages whose topic matches `filter` (an expired one is forgotten).
     pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
         let now = Instant::now();
@@ -57,6 +65,9 @@ impl Retained {
                 .collect()
         };
         drop(by_topic);
+        // In topic order, so a wildcard's retained burst reads like a listing.
+        let mut found = found;
+        found.sort_unstable_by(|a, b| a.topic.cmp(&b.topic));
         if found.iter().all(|message| !message.expired(now)) {
             return found;
         }

@@ -403,12 +403,13 @@ impl Session {
         }
         let mut dropped = 0;
         let now = Instant::now();
+        let acl = shared.acl();
         for (filter, _) in filters.iter().zip(send_retained).filter(|(_, send)| *send) {
             for message in shared.retained.matching(&filter.path) {
                 if message.expired(now) {
                     continue;
                 }
-                if let Some(acl) = &shared.config.acl
+                if let Some(acl) = &acl
                     && !acl.allows(
                         &self.client_id,
                         state.username.as_deref(),
@@ -560,6 +561,15 @@ fn publish_size(delivery: &Delivery, now: Instant) -> usize {
     1 + 4 + remaining
 }
 
+/// What [`Sessions::census`] counts.
+#[derive(Debug, Default)]
+pub(crate) struct Census {
+    pub sessions: usize,
+    pub online: usize,
+    pub queued_messages: usize,
+    pub queued_bytes: usize,
+}
+
 /// Every session by client id, plus the counters behind assigned ids and connection ids.
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -573,6 +583,22 @@ impl Sessions {
         self.by_client_id
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sessions (online or kept for a client that is away), and the messages queued to them.
+    pub fn census(&self) -> Census {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        let mut census = Census {
+            sessions: sessions.len(),
+            ..Census::default()
+        };
+        for session in sessions {
+            let state = session.lock();
+            census.online += usize::from(state.link.is_some());
+            census.queued_messages += state.queued.len();
+            census.queued_bytes += state.queued_bytes;
+        }
+        census
     }
 
     pub fn new_link(&self, protocol: Protocol) -> Link {

@@ -1,4 +1,5 @@
-//! `skeeter broker`: run the embedded broker until SIGINT or SIGTERM.
+//! `skeeter broker`: run the embedded broker until SIGINT or SIGTERM; SIGHUP reloads the
+//! password file, the ACL and the logging settings.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -9,8 +10,9 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::broker::auth::{Acl, Passwords};
-use crate::broker::config::{ConfFile, ListenerProtocol};
-use crate::broker::{Broker, Config, Tls};
+use crate::broker::config::{ConfFile, ListenerProtocol, LogConf};
+use crate::broker::log::{LogDest, LogLevel, LogSettings};
+use crate::broker::{Broker, Config, Reload, Tls};
 use crate::cli::BrokerArgs;
 use crate::exit::{Code, Fatal};
 
@@ -18,9 +20,16 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     // Installed before the address is printed, so a signal sent right after it is not missed.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
 
-    let args = with_config_file(args)?;
+    let given = args.clone();
+    let (args, conf) = with_config_file(args)?;
     let (passwords, acl) = (load_passwords(&args)?, load_acl(&args)?);
+    let log = log_settings(&args, conf.as_ref());
+    let sys_interval = args
+        .sys_interval
+        .or(conf.as_ref().and_then(|conf| conf.sys_interval))
+        .unwrap_or(10);
     // mosquitto 2 refuses anonymous clients unless told otherwise; skeeter only once there are
     // passwords to check, so a bare `skeeter broker` stays open for local use and tests.
     let allow_anonymous = args.allow_anonymous.unwrap_or(passwords.is_none());
@@ -48,7 +57,8 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         websocket_bind: at(args.ws_port),
         websocket_tls_bind: at(args.wss_port),
         tls,
-        verbose: args.verbose,
+        log,
+        sys_interval: std::time::Duration::from_secs(sys_interval),
         passwords,
         acl,
         allow_anonymous,
@@ -87,12 +97,52 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         let _ = stdout.flush();
     }
 
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                // A file that is now broken leaves the old settings in force.
+                let reloaded = reload_settings(&given)
+                    .and_then(|reload| broker.reload(reload).map_err(anyhow::Error::from));
+                match reloaded {
+                    Ok(()) => broker.log(format_args!("reloaded the configuration (SIGHUP)")),
+                    Err(err) => broker.log_error(format_args!(
+                        "reload failed, keeping the previous settings: {err:#}"
+                    )),
+                }
+            }
+        }
     }
     broker.stop().await;
     Ok(())
+}
+
+/// The log settings: the -c file's (or skeeter's defaults: connections logged, on stderr,
+/// timestamped), then -v, -q and --log-file.
+fn log_settings(args: &BrokerArgs, conf: Option<&ConfFile>) -> LogSettings {
+    let mut settings = conf.map_or_else(|| LogConf::default().settings(), |c| c.log.settings());
+    if args.verbose {
+        settings.level = LogLevel::Packets;
+    }
+    if args.quiet {
+        settings.level = LogLevel::Errors;
+    }
+    if let Some(path) = &args.log_file {
+        settings.dest = LogDest::File(path.clone());
+    }
+    settings
+}
+
+/// What SIGHUP reads again: the -c file, then the password file and ACL it (or the command
+/// line) names, and the log settings.
+fn reload_settings(given: &BrokerArgs) -> anyhow::Result<Reload> {
+    let (args, conf) = with_config_file(given.clone())?;
+    Ok(Reload {
+        passwords: load_passwords(&args)?,
+        acl: load_acl(&args)?,
+        log: log_settings(&args, conf.as_ref()),
+    })
 }
 
 /// Read a file named by an option or the configuration file: unreadable is bad input (10).
@@ -127,16 +177,16 @@ fn load_acl(args: &BrokerArgs) -> anyhow::Result<Option<Arc<Acl>>> {
 /// `-c FILE`: the arguments with what the mosquitto.conf says put in. skeeter has one plain MQTT
 /// listener and at most one of each of mqtts, ws and wss, all on one address and sharing one
 /// certificate: a file that needs more is refused at the line that asks for it.
-fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<BrokerArgs> {
+fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<(BrokerArgs, Option<ConfFile>)> {
     let Some(path) = args.config_file.clone() else {
-        return Ok(args);
+        return Ok((args, None));
     };
     let fail = |line: usize, message: String| -> anyhow::Error {
         Fatal::new(Code::Usage, format!("{}:{line}: {message}", path.display())).into()
     };
     let conf = ConfFile::parse(&read_input(&path)?).map_err(|err| fail(err.line, err.message))?;
-    args.password_file = conf.password_file;
-    args.acl_file = conf.acl_file;
+    args.password_file = conf.password_file.clone();
+    args.acl_file = conf.acl_file.clone();
     // mosquitto 2's rule for its files: anonymous clients are refused unless the file says
     // otherwise, or defines no listener (then only the local machine can connect anyway).
     args.allow_anonymous = Some(conf.allow_anonymous.unwrap_or(conf.listeners.is_empty()));
@@ -252,5 +302,5 @@ fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<BrokerArgs> {
         }
         args.bind = ip;
     }
-    Ok(args)
+    Ok((args, Some(conf)))
 }

@@ -425,6 +425,24 @@ impl SkeeterBroker {
         &self.stderr
     }
 
+    /// Wait (at most 10 s) for a stderr line containing `text`; the lines before it are
+    /// passed over. Returns the line.
+    pub fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the broker never logged '{text}'"),
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGTERM to this broker (by its PID), then wait (at most 10 s, then SIGKILL) for its exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();

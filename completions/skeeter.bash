@@ -331,7 +331,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__pub)
-            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --retain --repeat --repeat-delay --content-type --message-expiry --response-topic --correlation-data --payload-is-utf8 --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --json --retain --repeat --repeat-delay --content-type --message-expiry --response-topic --correlation-data --payload-is-utf8 --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -795,7 +795,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__sub)
-            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --random-filter --remove-retained --no-local --retain-as-published --retain-handling --subscription-id --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --json --random-filter --remove-retained --no-local --retain-as-published --retain-handling --subscription-id --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -443,7 +443,7 @@ fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
 )]
 pub struct PubArgs {
     /// Topic to publish to (no wildcards).
-    #[arg(short = 't', long, value_parser = parse_topic_name, required_unless_present = "url")]
+    #[arg(short = 't', long, value_parser = parse_topic_name, required_unless_present_any = ["url", "json"])]
     pub topic: Option<String>,
 
     /// Send this message.
@@ -466,6 +466,14 @@ pub struct PubArgs {
     /// Send an empty (zero-length) message.
     #[arg(short = 'n', long, help_heading = "Message")]
     pub null_message: bool,
+
+    /// Read JSON lines from standard input, as `sub --json` writes them, and publish each to
+    /// its own topic: "topic" and "payload" (UTF-8, or base64 with
+    /// "payload_encoding":"base64") are needed; "qos" and "retain" default to -q and -r;
+    /// "properties" (MQTT 5, needs -V 5) replace those of the command line. A bad line stops
+    /// the run (exit 10) once the messages before it are sent.
+    #[arg(long, help_heading = "Message", conflicts_with_all = ["topic", "url", "repeat"])]
+    pub json: bool,
 
     /// Ask the broker to retain the message.
     #[arg(short = 'r', long, help_heading = "Message")]
@@ -570,6 +578,13 @@ pub struct SubArgs {
     /// Indent the JSON of %j and %J.
     #[arg(long, help_heading = "Output")]
     pub pretty: bool,
+
+    /// Print each message as one JSON object per line (always valid JSON, nothing else on
+    /// stdout): topic, qos, retain, dup, mid, received (RFC 3339, UTC), payload (a string when
+    /// UTF-8, else base64 with "payload_encoding":"base64"), payload_length, and the MQTT 5
+    /// properties. `pub --json` reads these lines back.
+    #[arg(long, help_heading = "Output", conflicts_with_all = ["format", "verbose", "pretty", "no_newline"])]
+    pub json: bool,
 
     /// Print only this percentage of the messages, chosen at random (all are still counted by -C).
     #[arg(long, value_name = "PCT", value_parser = parse_percentage, help_heading = "Output")]

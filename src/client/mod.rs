@@ -54,7 +54,8 @@ pub enum Event {
     PubAck(u8),
     PubRec(u8),
     PubComp(u8),
-    OutgoingPublish,
+    /// A PUBLISH was written, with its packet id (0: QoS 0).
+    OutgoingPublish(u16),
     OutgoingDisconnect,
     /// Internal to publish_all: the error that ended the connection, after the events left.
     Lost(ConnectionError),
@@ -68,6 +69,7 @@ pub struct Received {
     pub payload: Bytes,
     pub qos: u8,
     pub retain: bool,
+    pub dup: bool,
     pub pkid: u16,
     /// MQTT 5 only (None when the PUBLISH has none).
     pub properties: Option<Properties>,
@@ -118,6 +120,27 @@ impl ConnectionError {
                 _ => false,
             },
             ConnectionError::V5(_) => false,
+        }
+    }
+}
+
+/// One message for [`Connection::publish_all`]; what it leaves out is the run's (-t, -q, -r,
+/// the MQTT 5 properties of the command line).
+#[derive(Debug, Clone, Default)]
+pub struct Publication {
+    pub payload: Bytes,
+    pub topic: Option<String>,
+    pub qos: Option<QoS>,
+    pub retain: Option<bool>,
+    pub properties: Option<mqtt5::PublishProperties>,
+}
+
+impl Publication {
+    /// A payload for the run's topic, QoS, retain flag and properties.
+    pub fn payload(payload: Bytes) -> Publication {
+        Publication {
+            payload,
+            ..Publication::default()
         }
     }
 }
@@ -496,7 +519,7 @@ impl Connection {
         topic: String,
         qos: QoS,
         retain: bool,
-        mut payloads: mpsc::Receiver<io::Result<Bytes>>,
+        mut payloads: mpsc::Receiver<io::Result<Publication>>,
         pause: Duration,
     ) -> Result<u64> {
         let (completed_tx, mut completed_rx) = watch::channel(0u64);
@@ -524,8 +547,8 @@ impl Connection {
             let mut queued = 0u64;
             let mut input_error = None;
             while let Some(item) = payloads.recv().await {
-                let payload = match item {
-                    Ok(payload) => payload,
+                let publication = match item {
+                    Ok(publication) => publication,
                     Err(err) => {
                         input_error = Some(err);
                         break;
@@ -538,13 +561,18 @@ impl Connection {
                     tokio::time::sleep(pause).await;
                 }
                 // With an alias, the broker knows the topic after the first PUBLISH.
-                let topic = if alias.is_some() && queued > 0 {
-                    ""
-                } else {
-                    topic.as_str()
+                let topic = match &publication.topic {
+                    Some(own) => own.as_str(),
+                    None if alias.is_some() && queued > 0 => "",
+                    None => topic.as_str(),
                 };
+                let properties = publication.properties.as_ref().or(properties.as_ref());
+                let (qos, retain) = (
+                    publication.qos.unwrap_or(qos),
+                    publication.retain.unwrap_or(retain),
+                );
                 if !client
-                    .publish(topic, qos, retain, payload, properties.as_ref())
+                    .publish(topic, qos, retain, publication.payload, properties)
                     .await
                 {
                     break; // the event loop is gone; its error is reported there
@@ -571,11 +599,13 @@ impl Connection {
                 Some(event) => Ok(event),
                 None => self.next_event().await,
             };
+            // Each message completes by its own QoS (pub --json mixes them): QoS 0 once
+            // written (packet id 0), QoS 1 at PUBACK, QoS 2 at PUBCOMP or a refusing PUBREC.
             let reason = match event {
-                Ok(Event::OutgoingPublish) if qos == QoS::AtMostOnce => 0,
-                Ok(Event::PubAck(reason)) if qos == QoS::AtLeastOnce => reason,
-                Ok(Event::PubRec(reason)) if qos == QoS::ExactlyOnce && reason >= 0x80 => reason,
-                Ok(Event::PubComp(reason)) if qos == QoS::ExactlyOnce => reason,
+                Ok(Event::OutgoingPublish(0)) => 0,
+                Ok(Event::PubAck(reason)) => reason,
+                Ok(Event::PubRec(reason)) if reason >= 0x80 => reason,
+                Ok(Event::PubComp(reason)) => reason,
                 Ok(Event::OutgoingDisconnect) => {
                     self.close().await;
                     break;
@@ -652,6 +682,7 @@ fn event_v4(event: rumqttc::Event) -> Event {
             payload: p.payload,
             qos: p.qos as u8,
             retain: p.retain,
+            dup: p.dup,
             pkid: p.pkid,
             properties: None,
         }),
@@ -667,7 +698,7 @@ fn event_v4(event: rumqttc::Event) -> Event {
         rumqttc::Event::Incoming(Packet::PubAck(_)) => Event::PubAck(0),
         rumqttc::Event::Incoming(Packet::PubRec(_)) => Event::PubRec(0),
         rumqttc::Event::Incoming(Packet::PubComp(_)) => Event::PubComp(0),
-        rumqttc::Event::Outgoing(Outgoing::Publish(_)) => Event::OutgoingPublish,
+        rumqttc::Event::Outgoing(Outgoing::Publish(pkid)) => Event::OutgoingPublish(pkid),
         rumqttc::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
         _ => Event::Other,
     }
@@ -684,6 +715,7 @@ fn event_v5(event: v5::Event) -> Event {
             payload: p.payload,
             qos: p.qos as u8,
             retain: p.retain,
+            dup: p.dup,
             pkid: p.pkid,
             properties: p.properties.map(|p| Properties {
                 payload_format: p.payload_format_indicator,
@@ -711,7 +743,7 @@ fn event_v5(event: v5::Event) -> Event {
             mqtt5::PubCompReason::Success => 0,
             mqtt5::PubCompReason::PacketIdentifierNotFound => 0x92,
         }),
-        v5::Event::Outgoing(Outgoing::Publish(_)) => Event::OutgoingPublish,
+        v5::Event::Outgoing(Outgoing::Publish(pkid)) => Event::OutgoingPublish(pkid),
         v5::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
         _ => Event::Other,
     }

@@ -12,8 +12,9 @@ use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
 use crate::cli::{ProtocolVersion, PubArgs, PublishPropertyArgs};
 use crate::client::properties::{Collected, PropertyArg};
-use crate::client::{Connection, options};
+use crate::client::{Connection, Publication, options};
 use crate::exit::{Code, Fatal};
+use crate::format::jsonl;
 
 /// Payloads read ahead of the network: bounds memory whatever the input size.
 const READ_AHEAD: usize = 256;
@@ -22,8 +23,22 @@ pub async fn run(args: PubArgs) -> Result<()> {
     let mut settings = options::settings(&args.connect)?;
     settings.publish_properties =
         publish_properties(&args.properties, &args.connect.property, &settings)?;
-    let topic = topic(&args)?;
     let source = source(&args)?;
+    // With --json each line names its topic.
+    let topic = match source {
+        Source::Json => String::new(),
+        _ => topic(&args)?,
+    };
+    if matches!(source, Source::Json)
+        && settings
+            .publish_properties
+            .as_ref()
+            .is_some_and(|p| p.topic_alias.is_some())
+    {
+        return Err(usage(
+            "-D publish topic-alias: not with --json, whose messages go to many topics",
+        ));
+    }
     let quiet = settings.quiet;
     super::quiet(quiet, publish(args, topic, source, settings).await)
 }
@@ -35,6 +50,8 @@ enum Source {
     Stdin,
     Lines,
     Null,
+    /// --json: JSON lines, each its own message.
+    Json,
 }
 
 fn source(args: &PubArgs) -> Result<Source> {
@@ -54,12 +71,17 @@ fn source(args: &PubArgs) -> Result<Source> {
     if args.null_message {
         given.push(Source::Null);
     }
+    if args.json {
+        given.push(Source::Json);
+    }
     match (given.pop(), given.is_empty()) {
         (Some(source), true) => Ok(source),
         (Some(_), false) => Err(usage(
-            "only one type of message can be sent at once: use one of -m, -f, -s, -l, -n",
+            "only one type of message can be sent at once: use one of -m, -f, -s, -l, -n, --json",
         )),
-        (None, _) => Err(usage("no message to send: use one of -m, -f, -s, -l, -n")),
+        (None, _) => Err(usage(
+            "no message to send: use one of -m, -f, -s, -l, -n, --json",
+        )),
     }
 }
 
@@ -133,10 +155,12 @@ async fn publish(
 ) -> Result<()> {
     let limit = max_payload(&topic, args.connect.qos);
     // A single payload is read before connecting, so a bad file never leaves a half-done run.
+    let json = matches!(source, Source::Json);
     let single = match source {
-        Source::Lines => None,
+        Source::Lines | Source::Json => None,
         source => Some(single_payload(source, limit).await?),
     };
+    let v5 = settings.protocol == ProtocolVersion::V5;
 
     let requests = usize::from(args.connect.max_inflight).max(READ_AHEAD);
     let mut connection = Connection::open(&settings, requests).await?;
@@ -145,11 +169,16 @@ async fn publish(
     let reader = match single {
         Some(payload) => tokio::spawn(async move {
             for _ in 0..args.repeat {
-                if tx.send(Ok(payload.clone())).await.is_err() {
+                if tx
+                    .send(Ok(Publication::payload(payload.clone())))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
         }),
+        None if json => tokio::spawn(read_json_lines(tx, v5)),
         None => tokio::spawn(read_lines(tx, limit)),
     };
     let pause = args.repeat_delay;
@@ -196,7 +225,7 @@ async fn single_payload(source: Source, limit: usize) -> Result<Bytes> {
             }
             check_size(Bytes::from(buf), limit)
         }
-        Source::Null | Source::Lines => Ok(Bytes::new()),
+        Source::Null | Source::Lines | Source::Json => Ok(Bytes::new()),
     }
 }
 
@@ -226,7 +255,7 @@ fn too_big(size: u64, limit: usize) -> anyhow::Error {
 
 /// -l: one message per line of stdin. The newline is not sent; an empty line is an empty
 /// message; a last line without a newline is still sent. A line is held in memory whole.
-async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>, limit: usize) {
+async fn read_lines(tx: mpsc::Sender<io::Result<Publication>>, limit: usize) {
     let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
     loop {
         let mut line = Vec::new();
@@ -236,7 +265,8 @@ async fn read_lines(tx: mpsc::Sender<io::Result<Bytes>>, limit: usize) {
                 if line.last() == Some(&b'\n') {
                     line.pop();
                 }
-                if tx.send(check_line(line, limit)).await.is_err() {
+                let item = check_line(line, limit).map(Publication::payload);
+                if tx.send(item).await.is_err() {
                     return;
                 }
             }
@@ -256,4 +286,68 @@ fn check_line(line: Vec<u8>, limit: usize) -> io::Result<Bytes> {
         ));
     }
     Ok(Bytes::from(line))
+}
+
+/// --json: one message per JSON line of stdin (blank lines skipped). A line that is not a
+/// message, or that needs MQTT 5 on a 3.1.1 connection, ends the input with its line number.
+async fn read_json_lines(tx: mpsc::Sender<io::Result<Publication>>, v5: bool) {
+    let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    let mut number = 0u64;
+    loop {
+        let mut line = Vec::new();
+        let item = match stdin.read_until(b'\n', &mut line).await {
+            Ok(0) => return,
+            Ok(_) => {
+                number += 1;
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                json_publication(&line, v5).map_err(|why| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("line {number}: {why}"))
+                })
+            }
+            Err(err) => Err(err),
+        };
+        let stop = item.is_err();
+        if tx.send(item).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+fn json_publication(line: &[u8], v5: bool) -> Result<Publication, String> {
+    let message = jsonl::parse_line(line)?;
+    let qos = message.qos.map(|qos| match qos {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
+    });
+    let limit = max_payload(&message.topic, qos.map_or(2, |q| q as u8));
+    if message.payload.len() > limit {
+        return Err(format!(
+            "a payload of {} bytes is more than one MQTT message to this topic holds ({limit})",
+            message.payload.len()
+        ));
+    }
+    let properties = match message.properties {
+        Some(_) if !v5 => return Err("properties need MQTT 5 (-V 5)".into()),
+        Some(p) => Some(PublishProperties {
+            payload_format_indicator: p.payload_format_indicator,
+            message_expiry_interval: p.message_expiry_interval,
+            topic_alias: None,
+            response_topic: p.response_topic,
+            correlation_data: p.correlation_data.map(Bytes::from),
+            user_properties: p.user_properties,
+            subscription_identifiers: Vec::new(),
+            content_type: p.content_type,
+        }),
+        None => None,
+    };
+    Ok(Publication {
+        payload: Bytes::from(message.payload),
+        topic: Some(message.topic),
+        qos,
+        retain: message.retain,
+        properties,
+    })
 }

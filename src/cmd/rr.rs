@@ -213,6 +213,7 @@ async fn request_reply(
                     payload: &reply.payload,
                     qos: reply.qos,
                     retain: reply.retain,
+                    dup: reply.dup,
                     mid: reply.pkid,
                     properties: reply.properties.as_ref(),
                 };

@@ -115,13 +115,17 @@ async fn subscribe(
     let timed_out = || super::timed_out(args.timeout);
 
     // A bad -F is a usage error, found before connecting.
-    let output = Output::new(
-        args.format.as_deref(),
-        args.verbose,
-        !args.no_newline,
-        args.pretty,
-    )
-    .map_err(|err| Fatal::new(Code::Usage, err.to_string()))?;
+    let output = if args.json {
+        Output::json_lines()
+    } else {
+        Output::new(
+            args.format.as_deref(),
+            args.verbose,
+            !args.no_newline,
+            args.pretty,
+        )
+        .map_err(|err| Fatal::new(Code::Usage, err.to_string()))?
+    };
 
     let requests = 16 + args.unsubscribe.len();
     let open = Connection::open(&settings, requests);
@@ -373,6 +377,7 @@ fn print(
         payload: &publish.payload,
         qos: publish.qos,
         retain: publish.retain,
+        dup: publish.dup,
         mid: publish.pkid,
         properties: publish.properties.as_ref(),
     };

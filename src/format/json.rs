@@ -361,6 +361,7 @@ mod tests {
             payload,
             qos: 0,
             retain: false,
+            dup: false,
             mid: 0,
             properties: None,
         }
@@ -402,6 +403,7 @@ mod tests {
             payload: b"x",
             qos: 1,
             retain: true,
+            dup: false,
             mid: 17,
             properties: None,
         };

@@ -2,6 +2,7 @@
 //! (both in [`Printer`]) or an -F template ([`template`], with %j/%J in [`json`]).
 
 pub mod json;
+pub mod jsonl;
 pub mod template;
 
 use std::io::{self, Write};
@@ -16,6 +17,8 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
     pub qos: u8,
     pub retain: bool,
+    /// The DUP flag: the broker may have sent this message before (QoS 1 and 2).
+    pub dup: bool,
     /// The packet identifier: 0 for QoS 0.
     pub mid: u16,
     /// The MQTT 5 properties of the PUBLISH.
@@ -65,6 +68,8 @@ pub struct Output {
 enum Style {
     Plain(Printer),
     Template(Template),
+    /// --json: one JSON object per line ([`jsonl`]).
+    JsonLines,
 }
 
 impl Output {
@@ -87,6 +92,15 @@ impl Output {
         })
     }
 
+    /// --json: each message as one JSON line.
+    pub fn json_lines() -> Output {
+        Output {
+            style: Style::JsonLines,
+            newline: true,
+            buffer: Vec::new(),
+        }
+    }
+
     /// Write one message (a template, then a newline unless -N, as mosquitto_sub does even
     /// for an empty payload).
     pub fn write(&mut self, out: &mut impl Write, message: &Message<'_>) -> io::Result<Rendered> {
@@ -103,6 +117,12 @@ impl Output {
                 }
                 out.write_all(&self.buffer)?;
                 Ok(rendered)
+            }
+            Style::JsonLines => {
+                self.buffer.clear();
+                jsonl::write_line(&mut self.buffer, message, chrono::Utc::now());
+                out.write_all(&self.buffer)?;
+                Ok(Rendered::Complete)
             }
         }
     }
@@ -168,6 +188,7 @@ mod tests {
             payload,
             qos: 0,
             retain: false,
+            dup: false,
             mid: 0,
             properties: None,
         };

@@ -512,6 +512,7 @@ mod tests {
             payload,
             qos: 0,
             retain: false,
+            dup: false,
             mid: 0,
             properties: None,
         }
@@ -547,6 +548,7 @@ mod tests {
             payload: b"hi \"x\"",
             qos: 1,
             retain: false,
+            dup: false,
             mid: 1,
             properties: None,
         };
@@ -561,6 +563,7 @@ mod tests {
         let retained = Message {
             qos: 2,
             retain: true,
+            dup: false,
             mid: 65535,
             properties: None,
             ..message
@@ -687,6 +690,7 @@ mod tests {
         let message = Message {
             qos: 2,
             retain: true,
+            dup: false,
             ..message("t", b"x")
         };
         assert_eq!(

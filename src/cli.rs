@@ -39,6 +39,8 @@ pub enum Command {
     Sub(SubArgs),
     /// Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr).
     Rr(RrArgs),
+    /// Run a command (a cron job) and report its state, output and exit on MQTT.
+    Run(RunArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
     /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
@@ -681,6 +683,63 @@ pub struct RrArgs {
     /// Indent the JSON of %j and %J.
     #[arg(long, help_heading = "Output")]
     pub pretty: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+const RUN_HELP: &str = "\
+What it publishes (JSON, retained unless --retain false, at QoS 1 or more):
+  TOPIC  {\"state\":\"running\",\"pid\":..,\"host\":..,\"started\":..,\"cmd\":[..]} at the start,
+         the same with \"elapsed_s\" and \"updated\" every --heartbeat seconds,
+         {\"state\":\"exited\",\"code\":N,\"signal\":S,\"duration_s\":..,\"ended\":..} at the end,
+         and, as the Last Will, {\"state\":\"lost\",...} if the wrapper dies or loses the broker.
+  TOPIC/out and TOPIC/err  each line the command writes (--output lines; at -q's QoS). The lines
+         still go to skeeter's own stdout and stderr; when the broker is slower than the command,
+         lines are dropped from what is published (never from the output) and counted
+         (\"dropped_lines\" in the exited state).
+Signals (INT, TERM, HUP, QUIT, USR1, USR2) are passed to the command. skeeter exits with the
+command's exit code, 128+N when a signal N ended it, 127 when it could not be started. If the
+broker cannot be reached the command runs all the same (one warning line on stderr), unless
+--require-broker.
+
+Examples:
+  skeeter run -t processes/backup --heartbeat 60 -- /usr/local/bin/backup.sh --full
+  skeeter sub -t 'processes/#' --json          # watch every job from anywhere";
+
+/// `skeeter run`: a command wrapped in MQTT status reports.
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_long_help = format!("{RUN_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+)]
+pub struct RunArgs {
+    /// The job's topic: its state goes here, its output under TOPIC/out and TOPIC/err.
+    #[arg(short = 't', long, value_parser = parse_topic_name)]
+    pub topic: String,
+
+    /// Publish a heartbeat state (with the elapsed time) every SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub heartbeat: Option<u64>,
+
+    /// What to do with the command's output lines: publish them (lines) or not (none). They
+    /// always go to skeeter's own stdout and stderr.
+    #[arg(long, value_name = "WHAT", default_value = "lines", value_parser = ["lines", "none"])]
+    pub output: String,
+
+    /// Retain the state messages (and the will), so a watcher subscribing later sees the last
+    /// state.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub retain: bool,
+
+    /// Do not run the command unless the broker can be reached (exit 1 if not).
+    #[arg(long)]
+    pub require_broker: bool,
+
+    /// The command and its arguments (after --).
+    #[arg(required = true, num_args = 1.., last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,

@@ -32,6 +32,8 @@ pub enum Code {
     NotAccepted,
     /// 27: `-W` ran out before the work was done.
     Timeout,
+    /// `run`: the wrapped command's own exit code (128+N when signal N ended it).
+    Passthrough(u8),
 }
 
 impl Code {
@@ -56,6 +58,7 @@ impl Code {
             Code::Listen => 11,
             Code::NotAccepted => 12,
             Code::Timeout => 27,
+            Code::Passthrough(code) => code,
         }
     }
 }
@@ -78,6 +81,8 @@ Exit status:
   12   with -V 5, the broker refused a message (a PUBACK or PUBREC reason code of 0x80 or more,
        e.g. 0x87 not authorized); mosquitto_pub exits 0
   27   -W timed out
+`skeeter run` exits with its command's code (128+N when signal N ended it, 127 when it could not
+be started), or 1 and 2 as above before the command starts.
 Run as mosquitto_pub or mosquitto_sub, a bad command line and an unreadable input exit 1, as
 mosquitto's do.";
 

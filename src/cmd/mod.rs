@@ -6,6 +6,7 @@ pub mod links;
 pub mod passwd;
 pub mod publish;
 pub mod rr;
+pub mod run;
 pub mod subscribe;
 
 use std::time::Duration;

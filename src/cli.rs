@@ -41,6 +41,8 @@ pub enum Command {
     Rr(RrArgs),
     /// Run a command (a cron job) and report its state, output and exit on MQTT.
     Run(RunArgs),
+    /// List or clear every retained message under a topic filter.
+    CleanRetained(CleanRetainedArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
     /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
@@ -683,6 +685,42 @@ pub struct RrArgs {
     /// Indent the JSON of %j and %J.
     #[arg(long, help_heading = "Output")]
     pub pretty: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+const CLEAN_RETAINED_HELP: &str = "\
+How it knows the retained messages are all in: it subscribes to FILTER at QoS 0 together with a
+topic of its own (skeeter/clean-retained/ID), and once the broker has acknowledged, publishes one
+message there (QoS 0, not retained). The broker sends it after the retained messages it had
+queued, so when it comes back the listing is complete: no fresh message on FILTER is needed
+(mosquitto_sub --remove-retained waits for one). Each cleared topic gets an empty retained message
+at QoS 1, acknowledged before skeeter exits. $SYS topics are never matched by a leading wildcard.
+
+Examples:
+  skeeter clean-retained --dry-run 'processes/#'    # list what would go
+  skeeter clean-retained 'processes/old-host/#'     # clear it";
+
+/// `skeeter clean-retained`: the retained messages under a filter, listed or cleared.
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_long_help = format!("{CLEAN_RETAINED_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+)]
+pub struct CleanRetainedArgs {
+    /// The topic filter whose retained messages go (wildcards allowed).
+    #[arg(value_parser = parse_topic_filter, value_name = "FILTER")]
+    pub filter: String,
+
+    /// Only list the topics that hold a retained message; clear nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Give up after this many seconds (exit 27).
+    #[arg(short = 'W', value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
 
     #[command(flatten)]
     pub connect: ConnectArgs,

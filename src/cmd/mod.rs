@@ -1,6 +1,7 @@
 //! One file per subcommand, each thin: arguments in, client/format/broker used, exit code out.
 
 pub mod broker;
+pub mod clean_retained;
 pub mod generate;
 pub mod links;
 pub mod passwd;

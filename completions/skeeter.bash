@@ -85,7 +85,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__broker)
-            opts="-p -v -c -h -V --port --bind --verbose --config-file --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
+            opts="-p -v -c -h -V --port --bind --verbose --config-file --persistence-file --autosave-interval --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -108,6 +108,14 @@ _skeeter() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --persistence-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --autosave-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

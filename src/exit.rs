@@ -30,6 +30,9 @@ pub enum Code {
     /// 12: MQTT 5: the broker refused a message it acknowledged (PUBACK or PUBREC with a reason
     /// code of 0x80 or more, e.g. 0x87 not authorized). mosquitto_pub exits 0 there.
     NotAccepted,
+    /// 13: broker: the persistence file (or its journal) cannot be used: unreadable, corrupt,
+    /// another program's or format version's, or not writable.
+    Persistence,
     /// 27: `-W` ran out before the work was done.
     Timeout,
 }
@@ -55,6 +58,7 @@ impl Code {
             Code::Input => 10,
             Code::Listen => 11,
             Code::NotAccepted => 12,
+            Code::Persistence => 13,
             Code::Timeout => 27,
         }
     }
@@ -77,6 +81,8 @@ Exit status:
   11   the broker could not listen on its address (in use, permission denied)
   12   with -V 5, the broker refused a message (a PUBACK or PUBREC reason code of 0x80 or more,
        e.g. 0x87 not authorized); mosquitto_pub exits 0
+  13   the broker's persistence file or its journal cannot be used (unreadable, corrupt, of
+       another program or format version) or written
   27   -W timed out
 Run as mosquitto_pub or mosquitto_sub, a bad command line and an unreadable input exit 1, as
 mosquitto's do.";

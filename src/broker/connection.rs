@@ -356,6 +356,7 @@ pub(crate) async fn serve<S>(
     let mut link = shared.sessions.new_link(protocol);
     link.receive_maximum = connect.receive_maximum;
     link.max_packet_size = connect.max_packet_size;
+    let gate = shared.hold();
     let session = shared.sessions.open(
         &client_id,
         clean,
@@ -377,6 +378,7 @@ pub(crate) async fn serve<S>(
             ),
         },
     );
+    drop(gate);
     shared.log(format_args!(
         "client {client_id}{} connected from {peer} over {protocol} on {transport} ({}, keep-alive {})",
         username.as_deref().map_or(String::new(), |name| format!(" (user {name})")),
@@ -400,6 +402,9 @@ pub(crate) async fn serve<S>(
         && let Some(reason) = end.disconnect_reason()
     {
         let mut out = session.take_replies(link.id);
+        if shared.flush_journal().is_err() {
+            out.clear(); // the acks among them are not safely recorded
+        }
         out.extend_from_slice(&codec::disconnect_v5(reason));
         let _ = timeout(REFUSAL_LINGER, async {
             writer.write_all(&out).await?;
@@ -407,18 +412,12 @@ pub(crate) async fn serve<S>(
         })
         .await;
     }
-    let keep_for = shared.sessions.close(&session, link.id, &shared.router);
+    let keep_for = {
+        let _gate = shared.hold();
+        shared.sessions.close(&session, link.id, &shared.router)
+    };
     if let Some(keep_for) = keep_for {
-        let (shared, session, mut shutdown) =
-            (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(keep_for) => {
-                    shared.sessions.expire(&session, link.id, &shared.router);
-                }
-                _ = stopping(&mut shutdown) => {}
-            }
-        });
+        expire_later(&shared, Arc::clone(&session), link.id, keep_for, &shutdown);
     }
     if end.publishes_will()
         && let Some(will) = will
@@ -428,6 +427,7 @@ pub(crate) async fn serve<S>(
         // dropped if a connection takes the session back before.
         let delay = will.delay.min(session.expiry());
         if delay == 0 {
+            let _gate = shared.hold();
             shared.publish(will.message(), will.retain, Some(&client_id));
         } else {
             let (shared, session, mut shutdown) =
@@ -436,6 +436,7 @@ pub(crate) async fn serve<S>(
             tokio::spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
+                        let _gate = shared.hold();
                         if !shared.sessions.resumed_since(&session, link.id) {
                             shared.publish(will.message(), will.retain, Some(&client_id));
                         }
@@ -446,6 +447,27 @@ pub(crate) async fn serve<S>(
         }
     }
     shared.log(format_args!("client {client_id} disconnected ({end})"));
+}
+
+/// End the session left by connection `link_id` after `keep_for`, unless a connection takes it
+/// back before (or the broker stops).
+pub(crate) fn expire_later(
+    shared: &Arc<Shared>,
+    session: Arc<Session>,
+    link_id: u64,
+    keep_for: Duration,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(keep_for) => {
+                let _gate = shared.hold();
+                shared.sessions.expire(&session, link_id, &shared.router);
+            }
+            _ = stopping(&mut shutdown) => {}
+        }
+    });
 }
 
 /// Read the first CONNECT: pick the protocol, refuse what we do not serve (with a CONNACK when
@@ -571,6 +593,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // MQTT 5 topic aliases this client set, for this connection only.
     let mut aliases = HashMap::new();
     loop {
+        // One gate hold per read batch: its changes reach the journal as one chunk.
+        let gate = shared.hold();
         loop {
             let handled = if protocol == Protocol::V5 {
                 match codec::read_packet_v5(buf, max) {
@@ -589,6 +613,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 return end;
             }
         }
+        drop(gate);
         while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
             drained.notified().await;
         }
@@ -866,14 +891,20 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut properties = BytesMut::new();
     loop {
         out.clear();
-        let taken =
-            session.take_batch(link.id, &mut out, &mut outbound, shared.config.max_inflight);
+        let taken = {
+            let _gate = shared.hold();
+            session.take_batch(link.id, &mut out, &mut outbound, shared.config.max_inflight)
+        };
         if taken.is_err() {
             return End::TakenOver;
         }
         if out.is_empty() && outbound.is_empty() {
             link.wake.notified().await;
             continue;
+        }
+        // The acks and sends of this batch are recorded before they leave.
+        if let Err(err) = shared.flush_journal() {
+            return End::Io(err);
         }
         for item in outbound.drain(..) {
             match item {

@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::broker::auth::{Acl, Passwords};
 use crate::broker::config::{ConfFile, ListenerProtocol};
-use crate::broker::{Broker, Config, Tls};
+use crate::broker::{Broker, Config, PersistenceError, Tls};
 use crate::cli::BrokerArgs;
 use crate::exit::{Code, Fatal};
 
@@ -52,6 +52,8 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         passwords,
         acl,
         allow_anonymous,
+        persistence_file: args.persistence_file,
+        autosave_interval: std::time::Duration::from_secs(args.autosave_interval),
         ..Config::default()
     };
     if !args.bind.is_loopback() && config.passwords.is_none() {
@@ -64,6 +66,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let broker = Broker::start(config).await.map_err(|err| {
         // Files that cannot be used are bad input; anything else is the address.
         let code = match err.kind() {
+            _ if is_persistence_error(&err) => Code::Persistence,
             std::io::ErrorKind::InvalidInput => Code::Input,
             _ => Code::Listen,
         };
@@ -91,8 +94,15 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    broker.stop().await;
-    Ok(())
+    broker
+        .try_stop()
+        .await
+        .map_err(|err| Fatal::new(Code::Persistence, err.to_string()).into())
+}
+
+fn is_persistence_error(err: &std::io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<PersistenceError>())
 }
 
 /// Read a file named by an option or the configuration file: unreadable is bad input (10).
@@ -135,6 +145,10 @@ fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<BrokerArgs> {
         Fatal::new(Code::Usage, format!("{}:{line}: {message}", path.display())).into()
     };
     let conf = ConfFile::parse(&read_input(&path)?).map_err(|err| fail(err.line, err.message))?;
+    args.persistence_file = conf.persistence_path();
+    if let Some(secs) = conf.autosave_interval {
+        args.autosave_interval = secs;
+    }
     args.password_file = conf.password_file;
     args.acl_file = conf.acl_file;
     // mosquitto 2's rule for its files: anonymous clients are refused unless the file says

@@ -723,11 +723,13 @@ pub struct BrokerArgs {
     pub persistence_file: Option<PathBuf>,
 
     /// With --persistence-file: rewrite the snapshot (emptying the journal) every SECS seconds;
-    /// 0 only at start and at exit (SIGINT, SIGTERM), as mosquitto's autosave_interval.
+    /// 0 only at start and at exit (SIGINT, SIGTERM), as mosquitto's autosave_interval. A
+    /// journal past 64 MiB is folded in sooner.
     #[arg(
         long,
         env = "SKEETER_BROKER_AUTOSAVE_INTERVAL",
         default_value_t = 1800,
+        requires = "persistence_file",
         value_name = "SECS",
         help_heading = "Persistence"
     )]

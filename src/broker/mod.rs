@@ -150,7 +150,8 @@ pub(crate) struct Shared {
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
-/// retained messages: changes nobody waits for).
+/// retained messages: changes nobody waits for), and checked for a save it needs (too long, or
+/// a failed write to repair).
 const JOURNAL_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Shared {
@@ -440,8 +441,14 @@ async fn flush_journal_periodically(shared: Arc<Shared>, mut shutdown: watch::Re
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                // A failure is reported once by the journal, and refused to every connection.
+                // A failure is reported by the journal, and makes every writer refuse to send.
                 let _ = shared.flush_journal();
+                if shared.journal.as_ref().is_some_and(|journal| journal.needs_save()) {
+                    let saving = Arc::clone(&shared);
+                    if let Ok(Err(err)) = tokio::task::spawn_blocking(move || saving.save()).await {
+                        crate::say!("skeeter broker: error: {err}");
+                    }
+                }
             }
             _ = stopping(&mut shutdown) => return,
         }

@@ -14,7 +14,7 @@
 //!   disk flush per batch. A chunk cut short by a kill fails its checksum and is ignored, with the
 //!   rest of the file after it; nothing acknowledged depended on it.
 //!
-//! Saving (at start, every autosave interval, at stop) writes a new snapshot one generation up
+//! Saving (at start, every autosave interval, when the journal passes 64 MiB, at stop) writes a new snapshot one generation up
 //! and starts a new journal; a journal of an older generation than the snapshot is stale (the
 //! broker stopped between the two renames) and ignored.
 //!
@@ -47,6 +47,8 @@ const SNAPSHOT_HEADER: usize = 8 + 4 + 8 + 8 + 4;
 const JOURNAL_HEADER: usize = 8 + 4 + 8;
 /// Length and checksum in front of each journal chunk.
 const CHUNK_HEADER: usize = 8;
+/// A journal this long is folded into a new snapshot without waiting for the autosave interval.
+const JOURNAL_COMPACT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The persistence files cannot be used: unreadable, corrupt, of another program or version,
 /// or not writable. Broker::start returns it inside an `io::Error`.
@@ -570,6 +572,8 @@ fn crc32(data: &[u8]) -> u32 {
 struct JournalFile {
     file: File,
     generation: u64,
+    /// Bytes written to it.
+    len: u64,
 }
 
 /// The persistence files of one broker, and the gate.
@@ -773,6 +777,7 @@ impl Journal {
         let crc = crc32(&chunk[CHUNK_HEADER..]);
         chunk[..4].copy_from_slice(&len.to_le_bytes());
         chunk[4..8].copy_from_slice(&crc.to_le_bytes());
+        open.len += chunk.len() as u64;
         if let Err(err) = open.file.write_all(&chunk) {
             self.broken.store(true, Ordering::Relaxed);
             let err = io::Error::new(
@@ -783,6 +788,14 @@ impl Journal {
             return Err(err);
         }
         Ok(())
+    }
+
+    /// Whether a save is due before the autosave interval: the journal is long, or broken.
+    pub fn needs_save(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+            || lock(&self.file)
+                .as_ref()
+                .is_some_and(|open| open.len > JOURNAL_COMPACT_BYTES)
     }
 
     /// Write a new snapshot (what `capture` writes, taken under the gate) and start a new journal.
@@ -821,6 +834,7 @@ impl Journal {
         *file = Some(JournalFile {
             file: journal,
             generation,
+            len: JOURNAL_HEADER as u64,
         });
         self.broken.store(false, Ordering::Relaxed);
         Ok(())

@@ -1,8 +1,8 @@
 //! What outlives a connection: subscriptions, outgoing messages queued and in flight, incoming
 //! QoS 2 packet ids awaiting PUBREL; and the registry of sessions by client id.
 //!
-//! Lock order, to rule out deadlocks: sessions registry, then a session, then the router or the
-//! retained store. Routing takes the router lock and releases it before locking any session.
+//! Lock order, to rule out deadlocks: the persistence gate (see persist.rs), sessions registry,
+//! then a session, then the router or the retained store, then the journal's pending records. Routing takes the router lock and releases it before locking any session.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

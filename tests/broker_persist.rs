@@ -657,3 +657,39 @@ fn nothing_acknowledged_is_lost_to_kill_9() {
     assert_eq!(dup2, 0, "QoS 2 messages delivered twice");
     assert!(broker.terminate().success());
 }
+
+#[test]
+fn the_library_saves_on_stop() {
+    use skeeter::broker::{BackgroundBroker, Config};
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        persistence_file: Some(dir.path().join("lib.db")),
+        autosave_interval: Duration::ZERO,
+        ..Config::default()
+    };
+    let broker = BackgroundBroker::start(config.clone()).unwrap();
+    let port = broker.local_addr().port();
+    publish(port, &["-t", "lib", "-r", "-m", "kept"]);
+    broker.stop();
+    // The snapshot alone has it: no journal to replay.
+    std::fs::remove_file(dir.path().join("lib.db.journal")).unwrap();
+    let broker = BackgroundBroker::start(config).unwrap();
+    let port = broker.local_addr().port();
+    assert_eq!(sub(port, &["-t", "lib", "-C", "1", "-W", "5"]), "kept\n");
+    broker.stop();
+
+    // A file that cannot be used is an error naming it, of the PersistenceError kind.
+    let bad = dir.path().join("bad.db");
+    std::fs::write(&bad, "junk").unwrap();
+    let err = BackgroundBroker::start(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        persistence_file: Some(bad),
+        ..Config::default()
+    })
+    .err()
+    .expect("refused");
+    let inner = err.get_ref().expect("an inner error");
+    assert!(inner.is::<skeeter::broker::PersistenceError>(), "{err}");
+    assert!(err.to_string().contains("bad.db is not a skeeter"), "{err}");
+}

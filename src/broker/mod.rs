@@ -21,8 +21,8 @@ mod websocket;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -30,8 +30,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use listener::{TlsSide, Transport};
-use persist::Journal;
 pub use persist::{FORMAT_VERSION as PERSISTENCE_FORMAT_VERSION, PersistenceError};
+use persist::{Gate, Journal};
 use retain::Retained;
 use router::{Message, Origin, Router};
 use session::Sessions;
@@ -167,8 +167,9 @@ impl Shared {
     }
 
     /// With persistence, the gate: hold it while changing sessions or retained messages (a read
-    /// batch, a write batch, a connect or disconnect), never twice, never across an await.
-    pub fn hold(&self) -> Option<MutexGuard<'_, ()>> {
+    /// batch, a write batch, a connect or disconnect), never across an await. Taking it again
+    /// on the same thread is a no-op.
+    pub fn hold(&self) -> Option<Gate<'_>> {
         self.journal.as_ref().map(|journal| journal.gate())
     }
 
@@ -196,6 +197,8 @@ impl Shared {
     /// no-local subscription of `publisher`, the client it comes from). Returns whether any
     /// subscription matched (MQTT 5's PUBACK 0x10 when none did).
     pub fn publish(&self, message: Arc<Message>, retain: bool, publisher: Option<&str>) -> bool {
+        // Callers in a read batch hold it already; any other (a will, a timer) gets it here.
+        let _gate = self.hold();
         if retain {
             self.retained.store(&message);
         }

@@ -594,6 +594,25 @@ pub(crate) struct Journal {
     broken: AtomicBool,
 }
 
+thread_local! {
+    /// The gate this thread holds (its address; 0: none). A guard is never held across an
+    /// await, so the thread is the holder for as long as the guard lives.
+    static GATE_HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A hold of the gate (see [`Journal::gate`]).
+pub(crate) struct Gate<'a> {
+    guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl Drop for Gate<'_> {
+    fn drop(&mut self) {
+        if self.guard.is_some() {
+            GATE_HELD.set(0);
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -643,9 +662,16 @@ impl Journal {
         }
     }
 
-    /// Hold while changing persisted state (never twice on one thread).
-    pub fn gate(&self) -> MutexGuard<'_, ()> {
-        lock(&self.gate)
+    /// Hold while changing persisted state. Taken again on a thread that holds it already (a
+    /// publish inside a read batch), it is a no-op: entry points can all take it.
+    pub fn gate(&self) -> Gate<'_> {
+        let this = &self.gate as *const Mutex<()> as usize;
+        if GATE_HELD.get() == this {
+            return Gate { guard: None };
+        }
+        let guard = lock(&self.gate);
+        GATE_HELD.set(this);
+        Gate { guard: Some(guard) }
     }
 
     /// Add records (under the gate).
@@ -752,6 +778,7 @@ impl Journal {
     /// Write the pending records to the journal (one write()), so that what depends on them may
     /// be sent. Takes the gate: do not call while holding it.
     pub fn flush(&self) -> io::Result<()> {
+        debug_assert_eq!(GATE_HELD.get(), 0, "flush under the gate");
         let mut file = lock(&self.file);
         if self.broken.load(Ordering::Relaxed) {
             return Err(io::Error::other(format!(
@@ -800,6 +827,7 @@ impl Journal {
 
     /// Write a new snapshot (what `capture` writes, taken under the gate) and start a new journal.
     pub fn save(&self, capture: impl FnOnce(&mut Vec<u8>)) -> Result<(), PersistenceError> {
+        debug_assert_eq!(GATE_HELD.get(), 0, "save under the gate");
         let mut file = lock(&self.file);
         let mut body = Vec::new();
         {

@@ -42,7 +42,9 @@ impl Retained {
     pub fn capture(&self, buf: &mut Vec<u8>) {
         let now = Instant::now();
         let by_topic = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
-        for message in by_topic.values().filter(|message| !message.expired(now)) {
+        let kept =
+            |message: &&Arc<Message>| !message.expired(now) && !message.topic.starts_with("$SYS/");
+        for message in by_topic.values().filter(kept) {
             record::retain(buf, message);
         }
     }
@@ -72,7 +74,10 @@ impl Retained {
         } else {
             Arc::clone(message)
         };
-        if let Some(journal) = &self.journal {
+        // The broker's own $SYS statistics are published afresh after a restart.
+        if let Some(journal) = &self.journal
+            && !message.topic.starts_with("$SYS/")
+        {
             journal.append(|buf| record::retain(buf, &kept));
         }
         by_topic.insert(message.topic.clone(), kept);

@@ -693,3 +693,58 @@ fn the_library_saves_on_stop() {
     assert!(inner.is::<skeeter::broker::PersistenceError>(), "{err}");
     assert!(err.to_string().contains("bad.db is not a skeeter"), "{err}");
 }
+
+#[test]
+fn a_delayed_will_waits_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("skeeter.db");
+    let (broker, port) = persistent_broker(&file, &[]);
+    let mut command = common::skeeter_std();
+    command.args([
+        "sub",
+        "-d",
+        "-p",
+        &port.to_string(),
+        "-V",
+        "5",
+        "-i",
+        "willer",
+    ]);
+    command.args(["-x", "600", "-t", "nothing", "--will-topic", "will/t"]);
+    command.args(["--will-payload", "gone", "--will-retain", "-D", "will"]);
+    command.args(["will-delay-interval", "3"]);
+    let client = common::Background::spawn(command, "received SUBACK");
+    // Vanish without DISCONNECT: the will is due in 3 s.
+    let killed = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &client.pid().to_string()])
+        .status();
+    let _ = client.finish(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(broker.terminate().success());
+
+    let (broker, port) = persistent_broker(&file, &[]);
+    assert!(
+        killed.elapsed() < Duration::from_secs(2),
+        "too slow to tell"
+    );
+    // Not yet: its time has not come.
+    let output = skeeter()
+        .args([
+            "sub",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "will/t",
+            "--retained-only",
+            "-W",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(common::text(&output.stdout), "");
+    let got = sub(port, &["-t", "will/t", "-C", "1", "-W", "10"]);
+    assert_eq!(got, "gone\n");
+    assert!(killed.elapsed() >= Duration::from_secs(3));
+    assert!(broker.terminate().success());
+}

@@ -18,6 +18,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::auth::{Access, Refusal};
 use super::codec::{self, Incoming5, Protocol, ProtocolRequest, PublishHeader};
+use super::persist::PendingWill;
 use super::router::{Message, SubscriptionOptions};
 use super::session::{Detached, FilterRequest, Link, NEVER_EXPIRES, Outbound, Session};
 use super::{Shared, stopping};
@@ -130,6 +131,19 @@ struct Will {
 }
 
 impl Will {
+    /// The will as it waits for its delay (its message expiry starts when it is published).
+    fn pending(&self, delay: Duration, link_id: u64) -> PendingWill {
+        let mut message = Message::new(self.topic.clone(), self.payload.clone(), self.qos);
+        message.properties = self.properties.clone();
+        PendingWill::new(
+            Arc::new(message),
+            self.retain,
+            self.message_expiry,
+            delay,
+            link_id,
+        )
+    }
+
     fn message(&self) -> Arc<Message> {
         let mut message = Message::new(self.topic.clone(), self.payload.clone(), self.qos);
         message.properties = self.properties.clone();
@@ -430,23 +444,43 @@ pub(crate) async fn serve<S>(
             let _gate = shared.hold();
             shared.publish(will.message(), will.retain, Some(&client_id));
         } else {
-            let (shared, session, mut shutdown) =
-                (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
-            let client_id = client_id.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
-                        let _gate = shared.hold();
-                        if !shared.sessions.resumed_since(&session, link.id) {
-                            shared.publish(will.message(), will.retain, Some(&client_id));
-                        }
-                    }
-                    _ = stopping(&mut shutdown) => {}
-                }
-            });
+            let delay = Duration::from_secs(u64::from(delay));
+            let pending = will.pending(delay, link.id);
+            if let Some(journal) = &shared.journal {
+                let _gate = shared.hold();
+                journal.will_pending(&client_id, pending.clone());
+            }
+            let session = Arc::clone(&session);
+            schedule_will(&shared, session, client_id.clone(), pending, &shutdown);
         }
     }
     shared.log(format_args!("client {client_id} disconnected ({end})"));
+}
+
+/// Publish a delayed will when it is due, unless a connection has taken its session back by then
+/// (or the broker stops first: with persistence, it is published after the restart).
+pub(crate) fn schedule_will(
+    shared: &Arc<Shared>,
+    session: Arc<Session>,
+    client_id: String,
+    will: PendingWill,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(will.delay()) => {
+                let _gate = shared.hold();
+                if !shared.sessions.resumed_since(&session, will.link_id) {
+                    shared.publish(will.message_now(), will.retain, Some(&client_id));
+                }
+                if let Some(journal) = &shared.journal {
+                    journal.will_done(&client_id, Some(will.link_id));
+                }
+            }
+            _ = stopping(&mut shutdown) => {}
+        }
+    });
 }
 
 /// End the session left by connection `link_id` after `keep_for`, unless a connection takes it

@@ -76,8 +76,8 @@ pub struct Config {
     pub acl: Option<Arc<auth::Acl>>,
     /// Whether a client without a user name may connect. Default true.
     pub allow_anonymous: bool,
-    /// Keep retained messages and persistent sessions (subscriptions, queued and in-flight QoS
-    /// 1/2 messages both ways) across restarts in this file, a snapshot, and `FILE.journal`, a
+    /// Keep retained messages, persistent sessions (subscriptions, queued and in-flight QoS
+    /// 1/2 messages both ways) and delayed wills across restarts in this file, a snapshot, and `FILE.journal`, a
     /// log of every change since, written before any acknowledgement that depends on it. Read
     /// at start (a file that cannot be used fails the start with a [`PersistenceError`]);
     /// saved at start, every `autosave_interval` and at stop. Default none: memory only.
@@ -337,9 +337,30 @@ impl Broker {
         let mut persistence_tasks = Vec::new();
         if let Some(restored) = restored {
             shared.retained.restore(restored.retained);
-            let expiring = shared.sessions.restore(restored.sessions, &shared.router);
-            for (session, link_id, keep_for) in expiring {
-                connection::expire_later(&shared, session, link_id, keep_for, &shutdown_rx);
+            let sessions = shared.sessions.restore(restored.sessions, &shared.router);
+            // Expiry intervals count again from now: the time spent stopped is not counted.
+            for (session, link_id) in &sessions {
+                let expiry = session.expiry();
+                if expiry != session::NEVER_EXPIRES {
+                    let keep_for = Duration::from_secs(u64::from(expiry));
+                    let session = Arc::clone(session);
+                    connection::expire_later(&shared, session, *link_id, keep_for, &shutdown_rx);
+                }
+            }
+            // Delayed wills keep their time (an overdue one goes out now).
+            for (client_id, mut will) in restored.wills {
+                let Some((session, link_id)) = sessions
+                    .iter()
+                    .find(|(session, _)| session.client_id == client_id)
+                else {
+                    continue; // its session is gone, and the will with it
+                };
+                will.link_id = *link_id;
+                if let Some(journal) = &shared.journal {
+                    journal.will_pending(&client_id, will.clone());
+                }
+                let session = Arc::clone(session);
+                connection::schedule_will(&shared, session, client_id, will, &shutdown_rx);
             }
             // Saved right away: the start fails now if the file cannot be written, and the
             // journal read is folded into the snapshot.

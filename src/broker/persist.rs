@@ -85,6 +85,8 @@ const INBOUND_DONE: u8 = 12;
 const RETAIN: u8 = 13;
 const UNRETAIN: u8 = 14;
 const INFLIGHT_RELEASED: u8 = 15;
+const WILL_PENDING: u8 = 16;
+const WILL_DONE: u8 = 17;
 
 /// The records, written by the session and the retained store as their state changes.
 pub(crate) mod record {
@@ -184,6 +186,22 @@ pub(crate) mod record {
     pub fn unretain(buf: &mut Vec<u8>, topic: &str) {
         buf.push(UNRETAIN);
         put_str(buf, topic);
+    }
+
+    /// A delayed will (MQTT 5 will delay) waiting to be published.
+    pub fn will_pending(buf: &mut Vec<u8>, client: &str, will: &PendingWill) {
+        buf.push(WILL_PENDING);
+        put_str(buf, client);
+        buf.push(u8::from(will.retain));
+        put_opt_u32(buf, will.message_expiry);
+        put_u64(buf, will.fire_at);
+        put_message(buf, &will.message);
+    }
+
+    /// A delayed will published, or void (its session taken back).
+    pub fn will_done(buf: &mut Vec<u8>, client: &str) {
+        buf.push(WILL_DONE);
+        put_str(buf, client);
     }
 
     fn pkid_record(buf: &mut Vec<u8>, tag: u8, client: &str, pkid: u16) {
@@ -397,6 +415,56 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A delayed will: published at `fire_at` unless a connection takes its session back before.
+#[derive(Clone)]
+pub(crate) struct PendingWill {
+    /// Without an expiry: the message expiry interval starts when it is published.
+    pub message: Arc<Message>,
+    pub retain: bool,
+    pub message_expiry: Option<u32>,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub fire_at: u64,
+    /// The connection whose end set it off (in memory only: which timer it belongs to).
+    pub link_id: u64,
+}
+
+impl PendingWill {
+    pub fn new(
+        message: Arc<Message>,
+        retain: bool,
+        message_expiry: Option<u32>,
+        delay: Duration,
+        link_id: u64,
+    ) -> PendingWill {
+        PendingWill {
+            message,
+            retain,
+            message_expiry,
+            fire_at: unix_millis(SystemTime::now() + delay),
+            link_id,
+        }
+    }
+
+    /// How long until it is due (zero if overdue).
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(self.fire_at.saturating_sub(unix_millis(SystemTime::now())))
+    }
+
+    /// The message to publish now (its expiry interval starting now).
+    pub fn message_now(&self) -> Arc<Message> {
+        let mut message = Message::new(
+            self.message.topic.clone(),
+            self.message.payload.clone(),
+            self.message.qos,
+        );
+        message.properties = self.message.properties.clone();
+        message.expires_at = self
+            .message_expiry
+            .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
+        Arc::new(message)
+    }
+}
+
 /// A persistent session as the files have it.
 #[derive(Default)]
 pub(crate) struct SavedSession {
@@ -414,6 +482,7 @@ pub(crate) struct SavedSession {
 pub(crate) struct Restored {
     pub sessions: BTreeMap<String, SavedSession>,
     pub retained: BTreeMap<String, Arc<Message>>,
+    pub wills: BTreeMap<String, PendingWill>,
 }
 
 impl Restored {
@@ -461,6 +530,23 @@ impl Restored {
             }
             SESSION_END => {
                 self.sessions.remove(&client);
+            }
+            WILL_PENDING => {
+                let retain = reader.flag()?;
+                let message_expiry = reader.opt_u32()?;
+                let fire_at = reader.u64()?;
+                let message = reader.message()?;
+                let will = PendingWill {
+                    message,
+                    retain,
+                    message_expiry,
+                    fire_at,
+                    link_id: 0,
+                };
+                self.wills.insert(client, will);
+            }
+            WILL_DONE => {
+                self.wills.remove(&client);
             }
             SUBSCRIBE => {
                 let filter = reader.string()?;
@@ -592,6 +678,8 @@ pub(crate) struct Journal {
     /// A journal write failed: the journal has a hole, so nothing more is acknowledged until a
     /// save has rewritten everything.
     broken: AtomicBool,
+    /// Delayed wills not yet published, by client id (changed under the gate).
+    wills: Mutex<BTreeMap<String, PendingWill>>,
 }
 
 thread_local! {
@@ -659,6 +747,7 @@ impl Journal {
             file: Mutex::new(None),
             loaded_generation: Mutex::new(0),
             broken: AtomicBool::new(false),
+            wills: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -677,6 +766,25 @@ impl Journal {
     /// Add records (under the gate).
     pub fn append(&self, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut lock(&self.pending));
+    }
+
+    /// A delayed will set off (under the gate); it replaces any other of that client.
+    pub fn will_pending(&self, client: &str, will: PendingWill) {
+        self.append(|buf| record::will_pending(buf, client, &will));
+        lock(&self.wills).insert(client.to_owned(), will);
+    }
+
+    /// The delayed will of `client` published or void (under the gate); with `link_id`, only
+    /// the one that connection's end set off.
+    pub fn will_done(&self, client: &str, link_id: Option<u64>) {
+        let mut wills = lock(&self.wills);
+        let ours = wills
+            .get(client)
+            .is_some_and(|will| link_id.is_none_or(|id| id == will.link_id));
+        if ours {
+            wills.remove(client);
+            self.append(|buf| record::will_done(buf, client));
+        }
     }
 
     /// Read the snapshot and the journal after it (either may be missing).
@@ -833,6 +941,9 @@ impl Journal {
         {
             let _gate = lock(&self.gate);
             capture(&mut body);
+            for (client, will) in lock(&self.wills).iter() {
+                record::will_pending(&mut body, client, will);
+            }
             // Everything pending is in the snapshot.
             let mut pending = lock(&self.pending);
             pending.clear();

@@ -680,6 +680,10 @@ impl Sessions {
     ) -> Arc<Session> {
         let mut sessions = self.lock();
         let mut present = false;
+        // A delayed will waiting for this client id is void now (see `resumed_since`).
+        if let Some(journal) = &self.journal {
+            journal.will_done(client_id, None);
+        }
         let session = match sessions.get(client_id) {
             Some(previous) => {
                 let mut state = previous.lock();
@@ -802,15 +806,15 @@ impl Sessions {
 
 impl Sessions {
     /// Put back the sessions the persistence files hold, offline, with their subscriptions in
-    /// `router`. Returns those with a finite expiry interval, with the id to expire them by and
-    /// when (counted from now: the time spent stopped is not counted).
+    /// `router`. Returns them with the connection id they were left by (to expire them by, or
+    /// to tell whether a connection took them back).
     pub fn restore(
         &self,
         saved: BTreeMap<String, SavedSession>,
         router: &Router,
-    ) -> Vec<(Arc<Session>, u64, Duration)> {
+    ) -> Vec<(Arc<Session>, u64)> {
         let mut sessions = self.lock();
-        let mut expiring = Vec::new();
+        let mut restored = Vec::new();
         for (client_id, saved) in saved {
             let session = Arc::new(Session::new(
                 client_id.clone(),
@@ -840,13 +844,10 @@ impl Sessions {
                 }
                 state.subscriptions = saved.subscriptions;
             }
-            if saved.expiry != NEVER_EXPIRES {
-                let keep_for = Duration::from_secs(u64::from(saved.expiry));
-                expiring.push((Arc::clone(&session), link_id, keep_for));
-            }
+            restored.push((Arc::clone(&session), link_id));
             sessions.insert(client_id, session);
         }
-        expiring
+        restored
     }
 
     /// The records that rebuild every persisted session (for a snapshot).

@@ -1,8 +1,8 @@
 //! The mosquitto.conf subset `skeeter broker -c FILE` reads: listeners (`listener`, `port`,
 //! `bind_address`, `protocol`), their TLS files, and authentication (`password_file`,
 //! `acl_file`, `allow_anonymous`), and persistence (`persistence`, `persistence_file`,
-//! `persistence_location`, `autosave_interval`). Comments and blank lines are skipped; anything else is an
-//! error naming its line, so a file is never half understood.
+//! `persistence_location`, `autosave_interval`). Comments and blank lines are skipped; anything
+//! else is an error naming its line, so a file is never half understood.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

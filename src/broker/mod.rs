@@ -77,10 +77,11 @@ pub struct Config {
     /// Whether a client without a user name may connect. Default true.
     pub allow_anonymous: bool,
     /// Keep retained messages, persistent sessions (subscriptions, queued and in-flight QoS
-    /// 1/2 messages both ways) and delayed wills across restarts in this file, a snapshot, and `FILE.journal`, a
-    /// log of every change since, written before any acknowledgement that depends on it. Read
-    /// at start (a file that cannot be used fails the start with a [`PersistenceError`]);
-    /// saved at start, every `autosave_interval` and at stop. Default none: memory only.
+    /// 1/2 messages both ways) and delayed wills across restarts in this file, a snapshot, and
+    /// `FILE.journal`, a log of every change since, written before any acknowledgement that
+    /// depends on it. Read at start (a file that cannot be used fails the start with a
+    /// [`PersistenceError`]); saved at start, every `autosave_interval`, when the journal passes
+    /// 64 MiB and at stop. Default none: memory only, no file written.
     pub persistence_file: Option<PathBuf>,
     /// How often the snapshot is rewritten (and the journal emptied), as mosquitto's
     /// `autosave_interval`; zero saves only at start and stop (the journal keeps everything in

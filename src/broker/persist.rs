@@ -14,8 +14,8 @@
 //!   disk flush per batch. A chunk cut short by a kill fails its checksum and is ignored, with the
 //!   rest of the file after it; nothing acknowledged depended on it.
 //!
-//! Saving (at start, every autosave interval, when the journal passes 64 MiB, at stop) writes a new snapshot one generation up
-//! and starts a new journal; a journal of an older generation than the snapshot is stale (the
+//! Saving (at start, every autosave interval, when the journal passes 64 MiB, at stop) writes a
+//! new snapshot one generation up and starts a new journal; a journal of an older generation than the snapshot is stale (the
 //! broker stopped between the two renames) and ignored.
 //!
 //! One lock, the gate, makes a change and its records one step: every connection holds it while

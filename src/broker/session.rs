@@ -2,7 +2,8 @@
 //! QoS 2 packet ids awaiting PUBREL; and the registry of sessions by client id.
 //!
 //! Lock order, to rule out deadlocks: the persistence gate (see persist.rs), sessions registry,
-//! then a session, then the router or the retained store, then the journal's pending records. Routing takes the router lock and releases it before locking any session.
+//! then a session, then the router or the retained store, then the journal's pending records.
+//! Routing takes the router lock and releases it before locking any session.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,6 +117,7 @@ struct SessionState {
     username: Option<String>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
+    /// The session's client id again, for its journal records.
     client_id: String,
     /// The journal, when the broker persists; this session's changes go there while `persisted`.
     journal: Option<Arc<Journal>>,

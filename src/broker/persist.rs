@@ -15,8 +15,9 @@
 //!   rest of the file after it; nothing acknowledged depended on it.
 //!
 //! Saving (at start, every autosave interval, when the journal passes 64 MiB, at stop) writes a
-//! new snapshot one generation up and starts a new journal; a journal of an older generation than the snapshot is stale (the
-//! broker stopped between the two renames) and ignored.
+//! new snapshot one generation up and starts a new journal; a journal of an older generation
+//! than the snapshot is stale (the broker stopped between the two renames) and ignored. Delayed
+//! wills not yet due are kept the same way.
 //!
 //! One lock, the gate, makes a change and its records one step: every connection holds it while
 //! it handles a read batch (or takes a write batch), so a chunk never holds half a change, and a

@@ -97,7 +97,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__broker)
-            opts="-p -v -q -c -h -V --port --bind --verbose --quiet --log-file --sys-interval --config-file --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
+            opts="-p -v -q -c -h -V --port --bind --verbose --quiet --log-file --sys-interval --config-file --persistence-file --autosave-interval --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,6 +128,14 @@ _skeeter() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --persistence-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --autosave-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

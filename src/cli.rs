@@ -826,7 +826,8 @@ pub struct BrokerArgs {
     /// Read the settings from a mosquitto.conf: listener, port, bind_address, protocol,
     /// certfile, keyfile, cafile, require_certificate, use_identity_as_username, password_file,
     /// acl_file, allow_anonymous, sys_interval, log_dest (stderr, stdout, file PATH, none),
-    /// log_type, log_timestamp, log_timestamp_format, connection_messages, comments. Any other
+    /// log_type, log_timestamp, log_timestamp_format, connection_messages, persistence,
+    /// persistence_file, persistence_location, autosave_interval, comments. Any other
     /// directive is an error. Not with the options it replaces; -p and --bind count only when
     /// the file has no listener. SIGHUP reads the file again for the password file, the ACL
     /// and the logging settings (without -c: the --password-file and --acl-file, and
@@ -838,10 +839,36 @@ pub struct BrokerArgs {
         conflicts_with_all = [
             "password_file", "acl_file", "allow_anonymous", "tls_port", "ws_port", "wss_port",
             "certfile", "keyfile", "cafile", "require_certificate", "use_identity_as_username",
-            "log_file",
+            "log_file", "persistence_file", "autosave_interval",
         ]
     )]
     pub config_file: Option<PathBuf>,
+
+    /// Keep retained messages and persistent sessions (subscriptions, queued and in-flight QoS 1
+    /// and 2 messages) across restarts in FILE, a snapshot, and FILE.journal, where every change
+    /// is written before the acknowledgement that depends on it: what a publisher saw
+    /// acknowledged survives even kill -9 (not a power cut: the journal is not fsynced). An
+    /// unusable file stops the start (exit 13). Without it the broker keeps everything in memory.
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_PERSISTENCE_FILE",
+        value_name = "FILE",
+        help_heading = "Persistence"
+    )]
+    pub persistence_file: Option<PathBuf>,
+
+    /// With --persistence-file: rewrite the snapshot (emptying the journal) every SECS seconds;
+    /// 0 only at start and at exit (SIGINT, SIGTERM), as mosquitto's autosave_interval. A
+    /// journal past 64 MiB is folded in sooner.
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_AUTOSAVE_INTERVAL",
+        default_value_t = 1800,
+        requires = "persistence_file",
+        value_name = "SECS",
+        help_heading = "Persistence"
+    )]
+    pub autosave_interval: u64,
 
     /// Users and password hashes, as written by `skeeter passwd` or mosquitto_passwd: a client
     /// giving a user name must be there, with its password (else CONNACK 5, not authorised).

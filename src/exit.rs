@@ -30,6 +30,9 @@ pub enum Code {
     /// 12: MQTT 5: the broker refused a message it acknowledged (PUBACK or PUBREC with a reason
     /// code of 0x80 or more, e.g. 0x87 not authorized). mosquitto_pub exits 0 there.
     NotAccepted,
+    /// 13: broker: the persistence file (or its journal) cannot be used: unreadable, corrupt,
+    /// another program's or format version's, or not writable.
+    Persistence,
     /// 27: `-W` ran out before the work was done.
     Timeout,
     /// `run`: the wrapped command's own exit code (128+N when signal N ended it).
@@ -57,6 +60,7 @@ impl Code {
             Code::Input => 10,
             Code::Listen => 11,
             Code::NotAccepted => 12,
+            Code::Persistence => 13,
             Code::Timeout => 27,
             Code::Passthrough(code) => code,
         }
@@ -80,6 +84,8 @@ Exit status:
   11   the broker could not listen on its address (in use, permission denied)
   12   with -V 5, the broker refused a message (a PUBACK or PUBREC reason code of 0x80 or more,
        e.g. 0x87 not authorized); mosquitto_pub exits 0
+  13   the broker's persistence file or its journal cannot be used (unreadable, corrupt, of
+       another program or format version) or written
   27   -W timed out
 `skeeter run` exits with its command's code (128+N when signal N ended it, 127 when it could not
 be started), or 1 and 2 as above before the command starts.

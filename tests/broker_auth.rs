@@ -533,8 +533,8 @@ fn config_file_errors_name_file_and_line() {
     let path = conf.to_str().unwrap();
     let cases = [
         (
-            "listener 1883\npersistence true\n",
-            "2: unknown directive 'persistence'",
+            "listener 1883\nautosave_on_changes true\n",
+            "2: unknown directive 'autosave_on_changes'",
         ),
         ("allow_anonymous maybe\n", "1: 'maybe' is not true or false"),
         (

@@ -1,7 +1,8 @@
 //! The mosquitto.conf subset `skeeter broker -c FILE` reads: listeners (`listener`, `port`,
 //! `bind_address`, `protocol`), their TLS files, and authentication (`password_file`,
-//! `acl_file`, `allow_anonymous`). Comments and blank lines are skipped; anything else is an
-//! error naming its line, so a file is never half understood.
+//! `acl_file`, `allow_anonymous`), and persistence (`persistence`, `persistence_file`,
+//! `persistence_location`, `autosave_interval`). Comments and blank lines are skipped; anything
+//! else is an error naming its line, so a file is never half understood.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -64,6 +65,15 @@ pub struct ConfFile {
     pub sys_interval: Option<u64>,
     /// `log_dest`, `log_type`, `log_timestamp`, `log_timestamp_format`, `connection_messages`.
     pub log: LogConf,
+    /// `persistence true|false`.
+    pub persistence: Option<bool>,
+    /// `persistence_file NAME` (mosquitto's default: mosquitto.db).
+    pub persistence_file: Option<PathBuf>,
+    /// `persistence_location DIR`: where the persistence file is (default: the current
+    /// directory).
+    pub persistence_location: Option<PathBuf>,
+    /// `autosave_interval SECS`.
+    pub autosave_interval: Option<u64>,
 }
 
 /// The logging directives, as given (see [`LogConf::settings`]).
@@ -98,6 +108,24 @@ impl LogConf {
             dest: self.dest.clone().unwrap_or_default(),
             timestamp,
         }
+    }
+}
+
+impl ConfFile {
+    /// Where persistence goes, if the file turns it on: `persistence_location` joined with
+    /// `persistence_file` (or mosquitto.db), as mosquitto combines them.
+    pub fn persistence_path(&self) -> Option<PathBuf> {
+        if self.persistence != Some(true) {
+            return None;
+        }
+        let name = self
+            .persistence_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("mosquitto.db"));
+        Some(match &self.persistence_location {
+            Some(dir) => dir.join(name),
+            None => name,
+        })
     }
 }
 
@@ -243,6 +271,18 @@ impl ConfFile {
                 "connection_messages" => {
                     conf.log.connection_messages = Some(parse_bool(need_value()?).map_err(fail)?)
                 }
+                "persistence" => conf.persistence = Some(parse_bool(need_value()?).map_err(fail)?),
+                "persistence_file" => conf.persistence_file = Some(PathBuf::from(need_value()?)),
+                "persistence_location" => {
+                    conf.persistence_location = Some(PathBuf::from(need_value()?))
+                }
+                "autosave_interval" => {
+                    let value = need_value()?;
+                    let secs = value
+                        .parse::<u64>()
+                        .map_err(|_| fail(format!("bad autosave_interval '{value}' (seconds)")))?;
+                    conf.autosave_interval = Some(secs);
+                }
                 other => return Err(fail(format!("unknown directive '{other}'"))),
             }
         }
@@ -304,6 +344,30 @@ mod tests {
         assert_eq!(conf.listeners[0].port, Some(1885));
         assert_eq!(conf.listeners[0].certfile.as_ref().unwrap().line, 3);
         assert!(ConfFile::parse("").unwrap().listeners.is_empty());
+    }
+
+    #[test]
+    fn persistence_as_mosquitto_combines_it() {
+        let conf = ConfFile::parse(
+            "persistence true\npersistence_location /var/lib/mqtt/\npersistence_file m.db\n\
+             autosave_interval 60\n",
+        )
+        .unwrap();
+        assert_eq!(
+            conf.persistence_path(),
+            Some(PathBuf::from("/var/lib/mqtt/m.db"))
+        );
+        assert_eq!(conf.autosave_interval, Some(60));
+        let conf = ConfFile::parse("persistence true\n").unwrap();
+        assert_eq!(conf.persistence_path(), Some(PathBuf::from("mosquitto.db")));
+        let conf = ConfFile::parse("persistence_file m.db\n").unwrap();
+        assert_eq!(conf.persistence_path(), None);
+        assert_eq!(
+            ConfFile::parse("autosave_interval soon")
+                .unwrap_err()
+                .to_string(),
+            "1: bad autosave_interval 'soon' (seconds)"
+        );
     }
 
     #[test]

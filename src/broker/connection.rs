@@ -19,6 +19,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::auth::{Access, Refusal};
 use super::codec::{self, Incoming5, Protocol, ProtocolRequest, PublishHeader};
 use super::log;
+use super::persist::PendingWill;
 use super::router::{Message, SubscriptionOptions};
 use super::session::{Detached, FilterRequest, Link, NEVER_EXPIRES, Outbound, Session};
 use super::sys::{self, Counted, Stats};
@@ -136,6 +137,19 @@ struct Will {
 }
 
 impl Will {
+    /// The will as it waits for its delay (its message expiry starts when it is published).
+    fn pending(&self, delay: Duration, link_id: u64) -> PendingWill {
+        let mut message = Message::new(self.topic.clone(), self.payload.clone(), self.qos);
+        message.properties = self.properties.clone();
+        PendingWill::new(
+            Arc::new(message),
+            self.retain,
+            self.message_expiry,
+            delay,
+            link_id,
+        )
+    }
+
     fn message(&self) -> Arc<Message> {
         let mut message = Message::new(self.topic.clone(), self.payload.clone(), self.qos);
         message.properties = self.properties.clone();
@@ -382,6 +396,7 @@ pub(crate) async fn serve<S>(
     let response_information = connect
         .request_response_info
         .then(|| format!("response/{client_id}"));
+    let gate = shared.hold();
     let session = shared.sessions.open(
         &client_id,
         clean,
@@ -408,6 +423,7 @@ pub(crate) async fn serve<S>(
             ),
         },
     );
+    drop(gate);
     shared.stats.client_connected();
     shared.log(format_args!(
         "client {client_id}{} connected from {peer} over {protocol} on {transport} ({}, keep-alive {})",
@@ -432,6 +448,9 @@ pub(crate) async fn serve<S>(
         && let Some(reason) = end.disconnect_reason()
     {
         let mut out = session.take_replies(link.id);
+        if shared.flush_journal().is_err() {
+            out.clear(); // the acks among them are not safely recorded
+        }
         Stats::add(&shared.stats.packets_sent, sys::count_packets(&out) + 1);
         out.extend_from_slice(&codec::disconnect_v5(reason));
         let _ = timeout(REFUSAL_LINGER, async {
@@ -440,18 +459,12 @@ pub(crate) async fn serve<S>(
         })
         .await;
     }
-    let keep_for = shared.sessions.close(&session, link.id, &shared.router);
+    let keep_for = {
+        let _gate = shared.hold();
+        shared.sessions.close(&session, link.id, &shared.router)
+    };
     if let Some(keep_for) = keep_for {
-        let (shared, session, mut shutdown) =
-            (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(keep_for) => {
-                    shared.sessions.expire(&session, link.id, &shared.router);
-                }
-                _ = stopping(&mut shutdown) => {}
-            }
-        });
+        expire_later(&shared, Arc::clone(&session), link.id, keep_for, &shutdown);
     }
     if end.publishes_will()
         && let Some(will) = will
@@ -461,25 +474,68 @@ pub(crate) async fn serve<S>(
         // dropped if a connection takes the session back before.
         let delay = will.delay.min(session.expiry());
         if delay == 0 {
+            let _gate = shared.hold();
             shared.publish(will.message(), will.retain, Some(&client_id));
         } else {
-            let (shared, session, mut shutdown) =
-                (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
-            let client_id = client_id.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
-                        if !shared.sessions.resumed_since(&session, link.id) {
-                            shared.publish(will.message(), will.retain, Some(&client_id));
-                        }
-                    }
-                    _ = stopping(&mut shutdown) => {}
-                }
-            });
+            let delay = Duration::from_secs(u64::from(delay));
+            let pending = will.pending(delay, link.id);
+            if let Some(journal) = &shared.journal {
+                let _gate = shared.hold();
+                journal.will_pending(&client_id, pending.clone());
+            }
+            let session = Arc::clone(&session);
+            schedule_will(&shared, session, client_id.clone(), pending, &shutdown);
         }
     }
     shared.stats.client_disconnected();
     shared.log(format_args!("client {client_id} disconnected ({end})"));
+}
+
+/// Publish a delayed will when it is due, unless a connection has taken its session back by then
+/// (or the broker stops first: with persistence, it is published after the restart).
+pub(crate) fn schedule_will(
+    shared: &Arc<Shared>,
+    session: Arc<Session>,
+    client_id: String,
+    will: PendingWill,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(will.delay()) => {
+                let _gate = shared.hold();
+                if !shared.sessions.resumed_since(&session, will.link_id) {
+                    shared.publish(will.message_now(), will.retain, Some(&client_id));
+                }
+                if let Some(journal) = &shared.journal {
+                    journal.will_done(&client_id, Some(will.link_id));
+                }
+            }
+            _ = stopping(&mut shutdown) => {}
+        }
+    });
+}
+
+/// End the session left by connection `link_id` after `keep_for`, unless a connection takes it
+/// back before (or the broker stops).
+pub(crate) fn expire_later(
+    shared: &Arc<Shared>,
+    session: Arc<Session>,
+    link_id: u64,
+    keep_for: Duration,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(keep_for) => {
+                let _gate = shared.hold();
+                shared.sessions.expire(&session, link_id, &shared.router);
+            }
+            _ = stopping(&mut shutdown) => {}
+        }
+    });
 }
 
 /// Read the first CONNECT: pick the protocol, refuse what we do not serve (with a CONNACK when
@@ -610,6 +666,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     loop {
         // Counted per read, not per packet: (packets, publishes, publish payload bytes).
         let mut counts = (0u64, 0u64, 0u64);
+        // One gate hold per read batch: its changes reach the journal as one chunk.
+        let gate = shared.hold();
         loop {
             let handled = if protocol == Protocol::V5 {
                 match codec::read_packet_v5(buf, max) {
@@ -662,6 +720,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         Stats::add(&stats.packets_received, counts.0);
         Stats::add(&stats.publish_received, counts.1);
         Stats::add(&stats.publish_bytes_received, counts.2);
+        drop(gate);
         while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
             drained.notified().await;
         }
@@ -941,14 +1000,20 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut aliases = OutboundAliases::new(link.topic_alias_max);
     loop {
         out.clear();
-        let taken =
-            session.take_batch(link.id, &mut out, &mut outbound, shared.config.max_inflight);
+        let taken = {
+            let _gate = shared.hold();
+            session.take_batch(link.id, &mut out, &mut outbound, shared.config.max_inflight)
+        };
         if taken.is_err() {
             return End::TakenOver;
         }
         if out.is_empty() && outbound.is_empty() {
             link.wake.notified().await;
             continue;
+        }
+        // The acks and sends of this batch are recorded before they leave.
+        if let Err(err) = shared.flush_journal() {
+            return End::Io(err);
         }
         let stats = &shared.stats;
         Stats::add(

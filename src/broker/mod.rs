@@ -12,6 +12,7 @@ pub mod config;
 mod connection;
 mod listener;
 pub mod log;
+mod persist;
 mod retain;
 mod router;
 mod session;
@@ -31,6 +32,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use listener::{TlsSide, Transport};
+pub use persist::{FORMAT_VERSION as PERSISTENCE_FORMAT_VERSION, PersistenceError};
+use persist::{Gate, Journal};
 use retain::Retained;
 use router::{Message, Origin, Router};
 use session::Sessions;
@@ -78,6 +81,17 @@ pub struct Config {
     /// How often the `$SYS/broker/...` statistics are published (retained); zero: never.
     /// Default 10 s, as mosquitto's `sys_interval`.
     pub sys_interval: Duration,
+    /// Keep retained messages, persistent sessions (subscriptions, queued and in-flight QoS
+    /// 1/2 messages both ways) and delayed wills across restarts in this file, a snapshot, and
+    /// `FILE.journal`, a log of every change since, written before any acknowledgement that
+    /// depends on it. Read at start (a file that cannot be used fails the start with a
+    /// [`PersistenceError`]); saved at start, every `autosave_interval`, when the journal passes
+    /// 64 MiB and at stop. Default none: memory only, no file written.
+    pub persistence_file: Option<PathBuf>,
+    /// How often the snapshot is rewritten (and the journal emptied), as mosquitto's
+    /// `autosave_interval`; zero saves only at start and stop (the journal keeps everything in
+    /// between either way). Default 1800 s.
+    pub autosave_interval: Duration,
 }
 
 impl Default for Config {
@@ -97,6 +111,8 @@ impl Default for Config {
             acl: None,
             allow_anonymous: true,
             sys_interval: Duration::from_secs(10),
+            persistence_file: None,
+            autosave_interval: Duration::from_secs(1800),
         }
     }
 }
@@ -157,10 +173,17 @@ pub(crate) struct Shared {
     pub dropped: AtomicU64,
     /// Traffic counters, for `$SYS`.
     pub stats: Arc<sys::Stats>,
+    /// The persistence files, with [`Config::persistence_file`].
+    pub journal: Option<Arc<Journal>>,
 }
 
+/// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
+/// retained messages: changes nobody waits for), and checked for a save it needs (too long, or
+/// a failed write to repair).
+const JOURNAL_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
 impl Shared {
-    fn new(config: Config) -> io::Result<Self> {
+    fn new(config: Config, journal: Option<Arc<Journal>>) -> io::Result<Self> {
         let logger = log::Logger::new(config.log.clone())
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
         let access = Access {
@@ -171,12 +194,40 @@ impl Shared {
             config,
             access: std::sync::RwLock::new(access),
             logger,
-            sessions: Sessions::default(),
+            sessions: Sessions::new(journal.clone()),
             router: Router::default(),
-            retained: Retained::default(),
+            retained: Retained::new(journal.clone()),
             dropped: AtomicU64::new(0),
             stats: Arc::default(),
+            journal,
         })
+    }
+
+    /// With persistence, the gate: hold it while changing sessions or retained messages (a read
+    /// batch, a write batch, a connect or disconnect), never across an await. Taking it again
+    /// on the same thread is a no-op.
+    pub fn hold(&self) -> Option<Gate<'_>> {
+        self.journal.as_ref().map(|journal| journal.gate())
+    }
+
+    /// With persistence, write the journal records so far: call before writing to a socket
+    /// anything that depends on them (not while holding the gate).
+    pub fn flush_journal(&self) -> io::Result<()> {
+        match &self.journal {
+            Some(journal) => journal.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// With persistence, write a new snapshot and start a new journal.
+    fn save(&self) -> Result<(), PersistenceError> {
+        match &self.journal {
+            Some(journal) => journal.save(|buf| {
+                self.retained.capture(buf);
+                self.sessions.capture(buf);
+            }),
+            None => Ok(()),
+        }
     }
 
     fn access(&self) -> std::sync::RwLockReadGuard<'_, Access> {
@@ -194,6 +245,8 @@ impl Shared {
     /// no-local subscription of `publisher`, the client it comes from). Returns whether any
     /// subscription matched (MQTT 5's PUBACK 0x10 when none did).
     pub fn publish(&self, message: Arc<Message>, retain: bool, publisher: Option<&str>) -> bool {
+        // Callers in a read batch hold it already; any other (a will, a timer) gets it here.
+        let _gate = self.hold();
         if retain {
             self.retained.store(&message);
         }
@@ -287,14 +340,26 @@ pub struct Broker {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     accept_tasks: Vec<JoinHandle<()>>,
+    /// With persistence: the periodic journal flush and autosave.
+    persistence_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Broker {
     /// Load the TLS files, bind every listener (port 0 is fine), spawn the accept loops, and
     /// return once listening. A certificate, key or CA file that cannot be used is an error of
     /// kind `InvalidInput`; an address that cannot be bound keeps its kind (`AddrInUse`, ...).
-    /// Either message is one line that names the file or the address.
+    /// Either message is one line that names the file or the address. With a persistence file,
+    /// its state is loaded first; a file that cannot be used (or written) is an error wrapping a
+    /// [`PersistenceError`].
     pub async fn start(config: Config) -> io::Result<Broker> {
+        let journal = config
+            .persistence_file
+            .as_deref()
+            .map(|path| Arc::new(Journal::new(path)));
+        let restored = match &journal {
+            Some(journal) => Some(journal.load().map_err(PersistenceError::into_io)?),
+            None => None,
+        };
         let wants_tls = config.tls_bind.is_some() || config.websocket_tls_bind.is_some();
         let tls_side = match &config.tls {
             Some(files) if wants_tls => Some(TlsSide {
@@ -342,8 +407,52 @@ impl Broker {
             }
             bound.push((listener, transport));
         }
-        let shared = Arc::new(Shared::new(config)?);
+        let shared = Arc::new(Shared::new(config, journal)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut persistence_tasks = Vec::new();
+        if let Some(restored) = restored {
+            shared.retained.restore(restored.retained);
+            let sessions = shared.sessions.restore(restored.sessions, &shared.router);
+            // Expiry intervals count again from now: the time spent stopped is not counted.
+            for (session, link_id) in &sessions {
+                let expiry = session.expiry();
+                if expiry != session::NEVER_EXPIRES {
+                    let keep_for = Duration::from_secs(u64::from(expiry));
+                    let session = Arc::clone(session);
+                    connection::expire_later(&shared, session, *link_id, keep_for, &shutdown_rx);
+                }
+            }
+            // Delayed wills keep their time (an overdue one goes out now).
+            for (client_id, mut will) in restored.wills {
+                let Some((session, link_id)) = sessions
+                    .iter()
+                    .find(|(session, _)| session.client_id == client_id)
+                else {
+                    continue; // its session is gone, and the will with it
+                };
+                will.link_id = *link_id;
+                if let Some(journal) = &shared.journal {
+                    journal.will_pending(&client_id, will.clone());
+                }
+                let session = Arc::clone(session);
+                connection::schedule_will(&shared, session, client_id, will, &shutdown_rx);
+            }
+            // Saved right away: the start fails now if the file cannot be written, and the
+            // journal read is folded into the snapshot.
+            shared.save().map_err(PersistenceError::into_io)?;
+            persistence_tasks.push(tokio::spawn(flush_journal_periodically(
+                Arc::clone(&shared),
+                shutdown_rx.clone(),
+            )));
+            let interval = shared.config.autosave_interval;
+            if !interval.is_zero() {
+                persistence_tasks.push(tokio::spawn(autosave(
+                    Arc::clone(&shared),
+                    interval,
+                    shutdown_rx.clone(),
+                )));
+            }
+        }
         let mut accept_tasks: Vec<JoinHandle<()>> = bound
             .into_iter()
             .map(|(listener, transport)| {
@@ -368,6 +477,7 @@ impl Broker {
             shared,
             shutdown,
             accept_tasks,
+            persistence_tasks,
         })
     }
 
@@ -419,12 +529,66 @@ impl Broker {
         self.shared.reload(reload)
     }
 
-    /// Stop accepting, close every connection, and wait for every task to end.
-    pub async fn stop(mut self) {
+    /// Write the persistence snapshot now (and start a new journal); Ok without persistence.
+    pub async fn save(&self) -> io::Result<()> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.save())
+            .await
+            .map_err(io::Error::other)?
+            .map_err(PersistenceError::into_io)
+    }
+
+    /// Stop accepting, close every connection, wait for every task to end, and save the
+    /// persistence file (a failure is reported on stderr; [`Broker::try_stop`] returns it).
+    pub async fn stop(self) {
+        if let Err(err) = self.try_stop().await {
+            crate::say!("skeeter: error: {err}");
+        }
+    }
+
+    /// [`Broker::stop`], returning the error of the last save (with persistence).
+    pub async fn try_stop(mut self) -> io::Result<()> {
         self.shutdown.send_replace(true);
         // An accept task only ends after joining every connection task.
         for task in &mut self.accept_tasks {
             let _ = task.await;
+        }
+        for task in &mut self.persistence_tasks {
+            let _ = task.await;
+        }
+        self.save().await
+    }
+}
+
+async fn flush_journal_periodically(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(JOURNAL_FLUSH_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                // A failure is reported by the journal, and makes every writer refuse to send.
+                let _ = shared.flush_journal();
+                if shared.journal.as_ref().is_some_and(|journal| journal.needs_save()) {
+                    let saving = Arc::clone(&shared);
+                    if let Ok(Err(err)) = tokio::task::spawn_blocking(move || saving.save()).await {
+                        crate::say!("skeeter broker: error: {err}");
+                    }
+                }
+            }
+            _ = stopping(&mut shutdown) => return,
+        }
+    }
+}
+
+async fn autosave(shared: Arc<Shared>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {
+                let saving = Arc::clone(&shared);
+                if let Ok(Err(err)) = tokio::task::spawn_blocking(move || saving.save()).await {
+                    crate::say!("skeeter broker: error: {err}");
+                }
+            }
+            _ = stopping(&mut shutdown) => return,
         }
     }
 }

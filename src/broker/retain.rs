@@ -1,11 +1,12 @@
 //! Retained messages: the last retained publish of each topic, sent to new subscriptions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::persist::{Journal, record};
 use super::router::Message;
 use crate::topic;
 
@@ -16,9 +17,38 @@ const COPY_BELOW: usize = 4096;
 #[derive(Default)]
 pub(crate) struct Retained {
     by_topic: RwLock<HashMap<String, Arc<Message>>>,
+    /// Where changes are recorded, when the broker persists.
+    journal: Option<Arc<Journal>>,
 }
 
 impl Retained {
+    pub fn new(journal: Option<Arc<Journal>>) -> Retained {
+        Retained {
+            by_topic: RwLock::default(),
+            journal,
+        }
+    }
+
+    /// Put back the retained messages the persistence files hold.
+    pub fn restore(&self, messages: BTreeMap<String, Arc<Message>>) {
+        let mut by_topic = self
+            .by_topic
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        by_topic.extend(messages);
+    }
+
+    /// The records that rebuild every retained message (for a snapshot).
+    pub fn capture(&self, buf: &mut Vec<u8>) {
+        let now = Instant::now();
+        let by_topic = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
+        let kept =
+            |message: &&Arc<Message>| !message.expired(now) && !message.topic.starts_with("$SYS/");
+        for message in by_topic.values().filter(kept) {
+            record::retain(buf, message);
+        }
+    }
+
     /// Keep `message` as the retained message of its topic; an empty payload clears it.
     pub fn store(&self, message: &Arc<Message>) {
         let mut by_topic = self
@@ -26,7 +56,11 @@ impl Retained {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if message.payload.is_empty() {
-            by_topic.remove(&message.topic);
+            if by_topic.remove(&message.topic).is_some()
+                && let Some(journal) = &self.journal
+            {
+                journal.append(|buf| record::unretain(buf, &message.topic));
+            }
             return;
         }
         let kept = if message.payload.len() < COPY_BELOW {
@@ -40,6 +74,12 @@ impl Retained {
         } else {
             Arc::clone(message)
         };
+        // The broker's own $SYS statistics are published afresh after a restart.
+        if let Some(journal) = &self.journal
+            && !message.topic.starts_with("$SYS/")
+        {
+            journal.append(|buf| record::retain(buf, &kept));
+        }
         by_topic.insert(message.topic.clone(), kept);
     }
 

@@ -1,10 +1,11 @@
 //! What outlives a connection: subscriptions, outgoing messages queued and in flight, incoming
 //! QoS 2 packet ids awaiting PUBREL; and the registry of sessions by client id.
 //!
-//! Lock order, to rule out deadlocks: sessions registry, then a session, then the router or the
-//! retained store. Routing takes the router lock and releases it before locking any session.
+//! Lock order, to rule out deadlocks: the persistence gate (see persist.rs), sessions registry,
+//! then a session, then the router or the retained store, then the journal's pending records.
+//! Routing takes the router lock and releases it before locking any session.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 use super::Shared;
 use super::auth::{Access, Acl};
 use super::codec::{self, Protocol};
+use super::persist::{Journal, SavedSession, record};
 use super::router::{Message, Router, SubscriptionOptions, min_qos};
 
 /// Session expiry interval meaning "never" (MQTT 5); a 3.1.1 persistent session has it.
@@ -117,9 +119,30 @@ struct SessionState {
     username: Option<String>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
+    /// The session's client id again, for its journal records.
+    client_id: String,
+    /// The journal, when the broker persists; this session's changes go there while `persisted`.
+    journal: Option<Arc<Journal>>,
+    /// Whether the journal knows this session (one with a nonzero expiry interval).
+    persisted: bool,
 }
 
 impl SessionState {
+    /// Journal a change of this session (when it is persisted).
+    fn record(&self, write: impl FnOnce(&mut Vec<u8>, &str)) {
+        if self.persisted
+            && let Some(journal) = &self.journal
+        {
+            journal.append(|buf| write(buf, &self.client_id));
+        }
+    }
+
+    /// The journal forgets this session: it ends, or it will with its connection.
+    fn forget(&mut self) {
+        self.record(record::session_end);
+        self.persisted = false;
+    }
+
     fn wake_writer(&self) {
         if let Some(link) = &self.link {
             link.wake.notify_one();
@@ -168,6 +191,9 @@ impl SessionState {
             }
         }
         self.queued_bytes += cost;
+        if delivery.qos != QoS::AtMostOnce {
+            self.record(|buf, client| record::deliver(buf, client, &delivery));
+        }
         self.queued.push_back(delivery);
         self.wake_writer();
         dropped
@@ -201,9 +227,9 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    fn new(client_id: String, expiry: u32) -> Self {
+    fn new(client_id: String, expiry: u32, journal: Option<Arc<Journal>>) -> Self {
         Session {
-            client_id,
+            client_id: client_id.clone(),
             state: Mutex::new(SessionState {
                 expiry,
                 last_link: None,
@@ -217,6 +243,9 @@ impl Session {
                 link: None,
                 username: None,
                 resend_inflight: false,
+                client_id,
+                journal,
+                persisted: false,
             }),
         }
     }
@@ -249,7 +278,16 @@ impl Session {
 
     /// A new session expiry interval, from an MQTT 5 DISCONNECT.
     pub fn set_expiry(&self, link_id: u64, expiry: u32) -> Result<(), Detached> {
-        self.linked(link_id)?.expiry = expiry;
+        let mut state = self.linked(link_id)?;
+        state.expiry = expiry;
+        if expiry == 0 {
+            state.forget();
+        } else {
+            let username = state.username.clone();
+            state.record(|buf, client| {
+                record::session_resume(buf, client, expiry, username.as_deref());
+            });
+        }
         Ok(())
     }
 
@@ -302,13 +340,20 @@ impl Session {
     /// An incoming QoS 2 PUBLISH: true the first time its packet id is seen (route it), false
     /// for a resend before PUBREL.
     pub fn receive_qos2(&self, link_id: u64, pkid: u16) -> Result<bool, Detached> {
-        Ok(self.linked(link_id)?.awaiting_pubrel.insert(pkid))
+        let mut state = self.linked(link_id)?;
+        let first = state.awaiting_pubrel.insert(pkid);
+        if first {
+            state.record(|buf, client| record::inbound(buf, client, pkid));
+        }
+        Ok(first)
     }
 
     /// PUBREL from the client: forget the packet id and answer PUBCOMP.
     pub fn release(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
-        state.awaiting_pubrel.remove(&pkid);
+        if state.awaiting_pubrel.remove(&pkid) {
+            state.record(|buf, client| record::inbound_done(buf, client, pkid));
+        }
         state.push_reply(&Packet::PubComp(PubComp::new(pkid)));
         Ok(())
     }
@@ -318,6 +363,7 @@ impl Session {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::AtLeastOnce) {
             state.inflight.remove(at);
+            state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
         Ok(())
@@ -328,6 +374,7 @@ impl Session {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
             state.inflight[at].stage = Stage::Released;
+            state.record(|buf, client| record::released(buf, client, pkid));
             state.push_reply(&Packet::PubRel(PubRel::new(pkid)));
         }
         Ok(())
@@ -338,6 +385,7 @@ impl Session {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
             state.inflight.remove(at);
+            state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
         Ok(())
@@ -352,6 +400,7 @@ impl Session {
             .position(|entry| entry.pkid == pkid && matches!(entry.stage, Stage::Released));
         if let Some(at) = released {
             state.inflight.remove(at);
+            state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
         Ok(())
@@ -373,6 +422,9 @@ impl Session {
             state
                 .subscriptions
                 .insert(filter.path.clone(), filter.options);
+            state.record(|buf, client| {
+                record::subscribe(buf, client, &filter.path, &filter.options);
+            });
             let existed = shared.router.subscribe(&filter.path, self, filter.options);
             granted.push(filter.options.qos);
             // A shared subscription is never sent retained messages.
@@ -445,7 +497,13 @@ impl Session {
         let mut state = self.linked(link_id)?;
         let existed: Vec<bool> = filters
             .iter()
-            .map(|filter| state.subscriptions.remove(filter).is_some())
+            .map(|filter| {
+                let existed = state.subscriptions.remove(filter).is_some();
+                if existed {
+                    state.record(|buf, client| record::unsubscribe(buf, client, filter));
+                }
+                existed
+            })
             .collect();
         router.unsubscribe(&self.client_id, filters.iter().map(String::as_str));
         if state.protocol() == Protocol::V5 {
@@ -517,19 +575,22 @@ impl Session {
             let cost = delivery.cost();
             state.queued_bytes -= cost;
             taken += cost;
-            if delivery.message.expired(now) {
-                continue;
-            }
-            if v5
-                && let Some(max) = max_packet_size
-                && publish_size(&delivery, now) > max as usize
+            // Expired, or more than the client takes (dropped, as MQTT 5 says).
+            if delivery.message.expired(now)
+                || v5
+                    && max_packet_size
+                        .is_some_and(|max| publish_size(&delivery, now) > max as usize)
             {
-                continue; // the client could not take it: dropped, as MQTT 5 says
+                if delivery.qos != QoS::AtMostOnce {
+                    state.record(record::skipped);
+                }
+                continue;
             }
             let pkid = if delivery.qos == QoS::AtMostOnce {
                 0
             } else {
                 let pkid = state.allocate_pkid();
+                state.record(|buf, client| record::sent(buf, client, pkid));
                 state.inflight.push_back(Inflight {
                     pkid,
                     stage: Stage::Unacked(delivery.clone()),
@@ -574,11 +635,20 @@ pub(crate) struct Census {
 #[derive(Default)]
 pub(crate) struct Sessions {
     by_client_id: Mutex<HashMap<String, Arc<Session>>>,
+    /// The journal sessions record their changes in, when the broker persists.
+    journal: Option<Arc<Journal>>,
     assigned_ids: AtomicU64,
     link_ids: AtomicU64,
 }
 
 impl Sessions {
+    pub fn new(journal: Option<Arc<Journal>>) -> Sessions {
+        Sessions {
+            journal,
+            ..Sessions::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
         self.by_client_id
             .lock()
@@ -642,6 +712,10 @@ impl Sessions {
     ) -> Arc<Session> {
         let mut sessions = self.lock();
         let mut present = false;
+        // A delayed will waiting for this client id is void now (see `resumed_since`).
+        if let Some(journal) = &self.journal {
+            journal.will_done(client_id, None);
+        }
         let session = match sessions.get(client_id) {
             Some(previous) => {
                 let mut state = previous.lock();
@@ -653,7 +727,11 @@ impl Sessions {
                     let subscriptions = discard(&mut state);
                     drop(state);
                     router.unsubscribe(client_id, subscriptions.keys().map(String::as_str));
-                    Arc::new(Session::new(client_id.to_owned(), expiry))
+                    Arc::new(Session::new(
+                        client_id.to_owned(),
+                        expiry,
+                        self.journal.clone(),
+                    ))
                 } else {
                     state.expiry = expiry;
                     drop(state);
@@ -661,7 +739,11 @@ impl Sessions {
                     Arc::clone(previous)
                 }
             }
-            None => Arc::new(Session::new(client_id.to_owned(), expiry)),
+            None => Arc::new(Session::new(
+                client_id.to_owned(),
+                expiry,
+                self.journal.clone(),
+            )),
         };
         sessions.insert(client_id.to_owned(), Arc::clone(&session));
         {
@@ -671,6 +753,22 @@ impl Sessions {
             state.last_link = Some(link.id);
             state.link = Some(link);
             state.username = username;
+            if present {
+                if expiry == 0 {
+                    state.forget();
+                } else {
+                    let username = state.username.clone();
+                    state.record(|buf, client| {
+                        record::session_resume(buf, client, expiry, username.as_deref());
+                    });
+                }
+            } else if expiry != 0 && state.journal.is_some() {
+                state.persisted = true;
+                let username = state.username.clone();
+                state.record(|buf, client| {
+                    record::session_new(buf, client, expiry, username.as_deref());
+                });
+            }
             connack(present, &mut state.replies);
             state.wake_writer();
         }
@@ -738,8 +836,89 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Put back the sessions the persistence files hold, offline, with their subscriptions in
+    /// `router`. Returns them with the connection id they were left by (to expire them by, or
+    /// to tell whether a connection took them back).
+    pub fn restore(
+        &self,
+        saved: BTreeMap<String, SavedSession>,
+        router: &Router,
+    ) -> Vec<(Arc<Session>, u64)> {
+        let mut sessions = self.lock();
+        let mut restored = Vec::new();
+        for (client_id, saved) in saved {
+            let session = Arc::new(Session::new(
+                client_id.clone(),
+                saved.expiry,
+                self.journal.clone(),
+            ));
+            let link_id = self.link_ids.fetch_add(1, Ordering::Relaxed);
+            {
+                let mut state = session.lock();
+                state.persisted = true;
+                state.last_link = Some(link_id);
+                state.username = saved.username;
+                state.queued_bytes = saved.queued.iter().map(Delivery::cost).sum();
+                state.queued = saved.queued;
+                state.next_pkid = saved.inflight.back().map_or(0, |(pkid, _)| *pkid);
+                state.inflight = saved
+                    .inflight
+                    .into_iter()
+                    .map(|(pkid, delivery)| Inflight {
+                        pkid,
+                        stage: delivery.map_or(Stage::Released, Stage::Unacked),
+                    })
+                    .collect();
+                state.awaiting_pubrel = saved.awaiting_pubrel;
+                for (filter, options) in &saved.subscriptions {
+                    router.subscribe(filter, &session, *options);
+                }
+                state.subscriptions = saved.subscriptions;
+            }
+            restored.push((Arc::clone(&session), link_id));
+            sessions.insert(client_id, session);
+        }
+        restored
+    }
+
+    /// The records that rebuild every persisted session (for a snapshot).
+    pub fn capture(&self, buf: &mut Vec<u8>) {
+        let sessions = self.lock();
+        for session in sessions.values() {
+            let state = session.lock();
+            if !state.persisted {
+                continue;
+            }
+            let client = session.client_id.as_str();
+            record::session_new(buf, client, state.expiry, state.username.as_deref());
+            for (filter, options) in &state.subscriptions {
+                record::subscribe(buf, client, filter, options);
+            }
+            for entry in &state.inflight {
+                match &entry.stage {
+                    Stage::Unacked(delivery) => {
+                        record::deliver(buf, client, delivery);
+                        record::sent(buf, client, entry.pkid);
+                    }
+                    Stage::Released => record::inflight_released(buf, client, entry.pkid),
+                }
+            }
+            for delivery in &state.queued {
+                if delivery.qos != QoS::AtMostOnce {
+                    record::deliver(buf, client, delivery);
+                }
+            }
+            for pkid in &state.awaiting_pubrel {
+                record::inbound(buf, client, *pkid);
+            }
+        }
+    }
+}
+
 /// Empty a session that ends; returns its subscriptions, to be removed from the router.
 fn discard(state: &mut SessionState) -> HashMap<String, SubscriptionOptions> {
+    state.forget();
     state.expiry = 0;
     state.queued.clear();
     state.queued_bytes = 0;
@@ -767,7 +946,7 @@ mod tests {
     }
 
     fn online_session() -> (Session, Link) {
-        let session = Session::new("c".into(), NEVER_EXPIRES);
+        let session = Session::new("c".into(), NEVER_EXPIRES, None);
         let link = Sessions::default().new_link(Protocol::V311);
         session.lock().link = Some(link.clone());
         (session, link)
@@ -804,7 +983,7 @@ mod tests {
 
     #[test]
     fn offline_persistent_session_keeps_only_qos1_and_2() {
-        let session = Session::new("c".into(), NEVER_EXPIRES);
+        let session = Session::new("c".into(), NEVER_EXPIRES, None);
         session.deliver(delivery(QoS::AtMostOnce, 1), 1000);
         session.deliver(delivery(QoS::AtLeastOnce, 1), 1000);
         assert_eq!(queued_qos(&session), [1]);

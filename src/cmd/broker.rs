@@ -12,7 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::broker::auth::{Acl, Passwords};
 use crate::broker::config::{ConfFile, ListenerProtocol, LogConf};
 use crate::broker::log::{LogDest, LogLevel, LogSettings};
-use crate::broker::{Broker, Config, Reload, Tls};
+use crate::broker::{Broker, Config, PersistenceError, Reload, Tls};
 use crate::cli::BrokerArgs;
 use crate::exit::{Code, Fatal};
 
@@ -62,6 +62,8 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         passwords,
         acl,
         allow_anonymous,
+        persistence_file: args.persistence_file,
+        autosave_interval: std::time::Duration::from_secs(args.autosave_interval),
         ..Config::default()
     };
     if !args.bind.is_loopback() && config.passwords.is_none() {
@@ -74,6 +76,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let broker = Broker::start(config).await.map_err(|err| {
         // Files that cannot be used are bad input; anything else is the address.
         let code = match err.kind() {
+            _ if is_persistence_error(&err) => Code::Persistence,
             std::io::ErrorKind::InvalidInput => Code::Input,
             _ => Code::Listen,
         };
@@ -114,8 +117,15 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
             }
         }
     }
-    broker.stop().await;
-    Ok(())
+    broker
+        .try_stop()
+        .await
+        .map_err(|err| Fatal::new(Code::Persistence, err.to_string()).into())
+}
+
+fn is_persistence_error(err: &std::io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<PersistenceError>())
 }
 
 /// The log settings: the -c file's (or skeeter's defaults: connections logged, on stderr,
@@ -185,6 +195,10 @@ fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<(BrokerArgs, Option<
         Fatal::new(Code::Usage, format!("{}:{line}: {message}", path.display())).into()
     };
     let conf = ConfFile::parse(&read_input(&path)?).map_err(|err| fail(err.line, err.message))?;
+    args.persistence_file = conf.persistence_path();
+    if let Some(secs) = conf.autosave_interval {
+        args.autosave_interval = secs;
+    }
     args.password_file = conf.password_file.clone();
     args.acl_file = conf.acl_file.clone();
     // mosquitto 2's rule for its files: anonymous clients are refused unless the file says

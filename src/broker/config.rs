@@ -1,7 +1,9 @@
 //! The mosquitto.conf subset `skeeter broker -c FILE` reads: listeners (`listener`, `port`,
 //! `bind_address`, `protocol`), their TLS files, and authentication (`password_file`,
-//! `acl_file`, `allow_anonymous`). Comments and blank lines are skipped; anything else is an
-//! error naming its line, so a file is never half understood.
+//! `acl_file`, `allow_anonymous`), and the limits (`max_connections`, `max_packet_size`,
+//! `max_queued_messages`, `max_queued_bytes`, `max_inflight_messages`, `message_size_limit`,
+//! `max_keepalive`, global wherever they are). Comments and blank lines are skipped; anything
+//! else is an error naming its line, so a file is never half understood.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -58,6 +60,21 @@ pub struct ConfFile {
     pub password_file: Option<PathBuf>,
     pub acl_file: Option<PathBuf>,
     pub allow_anonymous: Option<bool>,
+    /// The limits the file sets (None: not set), with mosquitto's "no limit" values (-1 for
+    /// max_connections) already made skeeter's 0.
+    pub limits: Limits,
+}
+
+/// The limit directives, each as the [`crate::broker::Config`] field of the same meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub max_connections: Option<usize>,
+    pub max_packet_size: Option<usize>,
+    pub max_queued_messages: Option<usize>,
+    pub max_queued_bytes: Option<usize>,
+    pub max_inflight_messages: Option<u16>,
+    pub message_size_limit: Option<usize>,
+    pub max_keepalive: Option<u16>,
 }
 
 impl ConfFile {
@@ -156,6 +173,40 @@ impl ConfFile {
                 "allow_anonymous" => {
                     conf.allow_anonymous = Some(parse_bool(need_value()?).map_err(fail)?)
                 }
+                // Limits: global, wherever they are.
+                "max_connections" => {
+                    let value = need_value()?;
+                    conf.limits.max_connections = Some(match value {
+                        "-1" => 0,
+                        _ => parse_number(directive, value, "-1 for no limit").map_err(fail)?,
+                    });
+                }
+                "max_packet_size" | "max_queued_messages" | "max_queued_bytes"
+                | "message_size_limit" => {
+                    let value = parse_number(directive, need_value()?, "0 for no limit")
+                        .map_err(fail)?;
+                    let slot = match directive {
+                        "max_packet_size" => &mut conf.limits.max_packet_size,
+                        "max_queued_messages" => &mut conf.limits.max_queued_messages,
+                        "max_queued_bytes" => &mut conf.limits.max_queued_bytes,
+                        _ => &mut conf.limits.message_size_limit,
+                    };
+                    *slot = Some(value);
+                }
+                "max_inflight_messages" | "max_keepalive" => {
+                    let value = parse_number(directive, need_value()?, "0 to 65535")
+                        .and_then(|n| {
+                            u16::try_from(n).map_err(|_| {
+                                format!("{directive} {n} is over 65535")
+                            })
+                        })
+                        .map_err(fail)?;
+                    if directive == "max_inflight_messages" {
+                        conf.limits.max_inflight_messages = Some(value);
+                    } else {
+                        conf.limits.max_keepalive = Some(value);
+                    }
+                }
                 other => return Err(fail(format!("unknown directive '{other}'"))),
             }
         }
@@ -178,6 +229,16 @@ fn parse_address(text: &str) -> Result<IpAddr, String> {
         _ => text
             .parse()
             .map_err(|_| format!("bad address '{text}' (an IP address or localhost)")),
+    }
+}
+
+/// A whole number of 0 or more; `hint` says what else the directive takes.
+fn parse_number(directive: &str, text: &str, hint: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!(
+            "bad {directive} '{text}' (a whole number of 0 or more; {hint})"
+        )),
     }
 }
 
@@ -217,6 +278,50 @@ mod tests {
         assert_eq!(conf.listeners[0].port, Some(1885));
         assert_eq!(conf.listeners[0].certfile.as_ref().unwrap().line, 3);
         assert!(ConfFile::parse("").unwrap().listeners.is_empty());
+    }
+
+    #[test]
+    fn limits() {
+        let conf = ConfFile::parse(
+            "max_connections -1\nmax_packet_size 1000\nmax_queued_messages 0\n\
+             max_queued_bytes 65536\nlistener 1884\nmax_inflight_messages 20\n\
+             message_size_limit 500\nmax_keepalive 60\n",
+        )
+        .unwrap();
+        assert_eq!(
+            conf.limits,
+            Limits {
+                max_connections: Some(0),
+                max_packet_size: Some(1000),
+                max_queued_messages: Some(0),
+                max_queued_bytes: Some(65536),
+                max_inflight_messages: Some(20),
+                message_size_limit: Some(500),
+                max_keepalive: Some(60),
+            }
+        );
+        assert_eq!(
+            ConfFile::parse("max_connections 10").unwrap().limits.max_connections,
+            Some(10)
+        );
+        for (text, error) in [
+            (
+                "\nmax_connections -2",
+                "2: bad max_connections '-2' (a whole number of 0 or more; -1 for no limit)",
+            ),
+            (
+                "max_queued_messages +5",
+                "1: bad max_queued_messages '+5' (a whole number of 0 or more; 0 for no limit)",
+            ),
+            ("max_keepalive 65536", "1: max_keepalive 65536 is over 65535"),
+            (
+                "max_inflight_messages lots",
+                "1: bad max_inflight_messages 'lots' (a whole number of 0 or more; 0 to 65535)",
+            ),
+            ("message_size_limit", "1: 'message_size_limit' needs a value"),
+        ] {
+            assert_eq!(ConfFile::parse(text).unwrap_err().to_string(), error);
+        }
     }
 
     #[test]

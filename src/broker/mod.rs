@@ -21,7 +21,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -51,16 +51,22 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Log connects and disconnects on stderr. Default off.
     pub verbose: bool,
-    /// Largest remaining length accepted from a client; a bigger packet closes its connection
-    /// before its body is buffered. Default 268 435 455, the MQTT maximum.
+    /// Largest packet accepted from a client, in bytes, fixed header included (as MQTT 5's
+    /// maximum packet size and mosquitto's `max_packet_size` count it). A bigger packet ends its
+    /// connection (MQTT 5: DISCONNECT 0x95, packet too large; an MQTT 5 CONNECT: CONNACK 0x95)
+    /// from its fixed header alone, before its body is read. MQTT 5 clients are told it in the
+    /// CONNACK. 0: no limit but MQTT's own (268 435 460 bytes). Default 0, as mosquitto.
     pub max_packet_size: usize,
-    /// Byte budget of the messages waiting to be written to one session (payload plus topic).
-    /// A message is always admitted into an empty queue; when full, queued QoS 0 messages are
-    /// dropped first. Default 256 MiB.
+    /// Byte budget of the messages waiting to be written to one session (payload plus topic,
+    /// plus 16 bytes each). A message is always admitted into an empty queue; when full, queued
+    /// QoS 0 messages are dropped first, then the new message; drops are counted
+    /// ([`Broker::dropped_messages`]). 0: no limit. Default 256 MiB (mosquitto: no limit, but
+    /// 1000 messages, see [`Config::max_queued_messages`]).
     pub max_queued_bytes: usize,
-    /// Outgoing QoS 1 and 2 messages awaiting acknowledgement per session; 0 counts as 1.
-    /// MQTT 5 clients are also told it as the receive maximum (incoming QoS 2 messages awaiting
-    /// PUBREL; more ends the connection with DISCONNECT 0x93). Default 100.
+    /// Outgoing QoS 1 and 2 messages awaiting acknowledgement per session. MQTT 5 clients are
+    /// also told it as the receive maximum (incoming QoS 2 messages awaiting PUBREL; more ends
+    /// the connection with DISCONNECT 0x93). 0: no limit (65535, all the packet ids there are).
+    /// Default 100 (mosquitto: 20).
     pub max_inflight: u16,
     /// How long a new connection may take to send its CONNECT (and, before that, to finish its
     /// TLS and WebSocket handshakes: as long again). Default 10 s.
@@ -73,6 +79,28 @@ pub struct Config {
     pub acl: Option<Arc<auth::Acl>>,
     /// Whether a client without a user name may connect. Default true.
     pub allow_anonymous: bool,
+    /// Connections at once, over all listeners, counted from the accept (before any CONNECT).
+    /// One more is answered a CONNACK refusal (MQTT 5: 0x97, quota exceeded; 3.1.1 and 3.1: 3,
+    /// server unavailable) once its CONNECT's first bytes say which protocol it speaks, then
+    /// closed, and counted ([`Broker::refused_connections`]). (mosquitto closes it unanswered,
+    /// and counts per listener.) 0: no limit. Default 0, as mosquitto's -1.
+    pub max_connections: usize,
+    /// Messages waiting to be written to one session, counted (besides
+    /// [`Config::max_queued_bytes`]); when full, QoS 0 messages are dropped first, as for the
+    /// byte budget. 0: no limit. Default 0 (mosquitto: 1000), so tests lose nothing.
+    pub max_queued_messages: usize,
+    /// Largest PUBLISH payload accepted, in bytes. A bigger one is not routed (nor retained),
+    /// but its QoS flow is completed: MQTT 5 QoS 1 and 2 publishers get PUBACK / PUBREC 0x95
+    /// (packet too large), 3.1.1 ones a plain PUBACK / PUBREC, as from mosquitto 2.0. A will
+    /// that big refuses the CONNECT (MQTT 5: CONNACK 0x95; 3.1.1 and 3.1: CONNACK 5), as
+    /// mosquitto does. 0: no limit. Default 0, as mosquitto.
+    pub message_size_limit: usize,
+    /// Largest keep alive a client may ask for, in seconds. An MQTT 5 client asking for more,
+    /// or for 0 (none), is given this one as the server keep alive in its CONNACK, and held to
+    /// it; a 3.1.1 or 3.1 client asking for more is refused with CONNACK 2 (identifier
+    /// rejected), as mosquitto.conf(5) says (keep alive 0 is accepted from them). 0: no limit.
+    /// Default 65535, as mosquitto.
+    pub max_keepalive: u16,
 }
 
 impl Default for Config {
@@ -91,6 +119,41 @@ impl Default for Config {
             passwords: None,
             acl: None,
             allow_anonymous: true,
+            max_connections: 0,
+            max_queued_messages: 0,
+            message_size_limit: 0,
+            max_keepalive: u16::MAX,
+        }
+    }
+}
+
+/// The largest packet MQTT can express: a 4-byte remaining length of 268 435 455, plus the
+/// first byte and the length itself.
+pub(crate) const MQTT_MAX_PACKET: usize = 268_435_460;
+
+impl Config {
+    /// [`Config::max_packet_size`] with 0 (no limit) made MQTT's own.
+    pub(crate) fn packet_limit(&self) -> usize {
+        match self.max_packet_size {
+            0 => MQTT_MAX_PACKET,
+            n => n.min(MQTT_MAX_PACKET),
+        }
+    }
+
+    /// [`Config::max_inflight`] with 0 (no limit) made 65535.
+    pub(crate) fn inflight_limit(&self) -> u16 {
+        match self.max_inflight {
+            0 => u16::MAX,
+            n => n,
+        }
+    }
+
+    /// The per-session queue limits, 0 made unlimited.
+    pub(crate) fn queue_limits(&self) -> session::QueueLimits {
+        let unlimited = |n: usize| if n == 0 { usize::MAX } else { n };
+        session::QueueLimits {
+            bytes: unlimited(self.max_queued_bytes),
+            messages: unlimited(self.max_queued_messages),
         }
     }
 }
@@ -130,6 +193,12 @@ pub(crate) struct Shared {
     pub retained: Retained,
     /// Messages dropped because a subscriber's queue was full.
     pub dropped: AtomicU64,
+    /// Connections open now (from accept to close), against `max_connections`.
+    pub connections: AtomicUsize,
+    /// Connections refused because `max_connections` were open.
+    pub refused_connections: AtomicU64,
+    /// Refused connections still being answered (their CONNACK), kept few.
+    pub refusing: AtomicUsize,
 }
 
 impl Shared {
@@ -140,6 +209,9 @@ impl Shared {
             router: Router::default(),
             retained: Retained::default(),
             dropped: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+            refused_connections: AtomicU64::new(0),
+            refusing: AtomicUsize::new(0),
         }
     }
 
@@ -153,7 +225,7 @@ impl Shared {
         let routed = self.router.fan_out(
             &message,
             Origin { publisher, retain },
-            self.config.max_queued_bytes,
+            self.config.queue_limits(),
             self.config.acl.as_deref(),
         );
         self.count_dropped(routed.dropped);
@@ -320,6 +392,17 @@ impl Broker {
         self.shared.router.count()
     }
 
+    /// How many connections were refused so far because `max_connections` were open.
+    pub fn refused_connections(&self) -> u64 {
+        self.shared.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Messages waiting in every session's queue now, and their bytes as counted against
+    /// `max_queued_bytes` (not those in flight).
+    pub fn queued(&self) -> (usize, usize) {
+        self.shared.sessions.queued()
+    }
+
     /// Stop accepting, close every connection, and wait for every task to end.
     pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
@@ -425,6 +508,17 @@ impl BackgroundBroker {
     /// wait until its subscribers are in place before it publishes.
     pub fn subscriptions(&self) -> usize {
         self.shared.router.count()
+    }
+
+    /// How many connections were refused so far because `max_connections` were open.
+    pub fn refused_connections(&self) -> u64 {
+        self.shared.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Messages waiting in every session's queue now, and their bytes as counted against
+    /// `max_queued_bytes` (not those in flight).
+    pub fn queued(&self) -> (usize, usize) {
+        self.shared.sessions.queued()
     }
 
     /// Stop the broker and wait for its thread to end.

@@ -793,7 +793,7 @@ mod tests {
     #[test]
     fn an_empty_queue_admits_anything() {
         let (session, _link) = online_session();
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 10_000), 100), 0);
+        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 10_000), bytes(100)), 0);
         assert_eq!(queued_qos(&session), [0]);
     }
 

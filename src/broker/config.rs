@@ -181,10 +181,12 @@ impl ConfFile {
                         _ => parse_number(directive, value, "-1 for no limit").map_err(fail)?,
                     });
                 }
-                "max_packet_size" | "max_queued_messages" | "max_queued_bytes"
+                "max_packet_size"
+                | "max_queued_messages"
+                | "max_queued_bytes"
                 | "message_size_limit" => {
-                    let value = parse_number(directive, need_value()?, "0 for no limit")
-                        .map_err(fail)?;
+                    let value =
+                        parse_number(directive, need_value()?, "0 for no limit").map_err(fail)?;
                     let slot = match directive {
                         "max_packet_size" => &mut conf.limits.max_packet_size,
                         "max_queued_messages" => &mut conf.limits.max_queued_messages,
@@ -196,9 +198,7 @@ impl ConfFile {
                 "max_inflight_messages" | "max_keepalive" => {
                     let value = parse_number(directive, need_value()?, "0 to 65535")
                         .and_then(|n| {
-                            u16::try_from(n).map_err(|_| {
-                                format!("{directive} {n} is over 65535")
-                            })
+                            u16::try_from(n).map_err(|_| format!("{directive} {n} is over 65535"))
                         })
                         .map_err(fail)?;
                     if directive == "max_inflight_messages" {
@@ -301,7 +301,10 @@ mod tests {
             }
         );
         assert_eq!(
-            ConfFile::parse("max_connections 10").unwrap().limits.max_connections,
+            ConfFile::parse("max_connections 10")
+                .unwrap()
+                .limits
+                .max_connections,
             Some(10)
         );
         for (text, error) in [
@@ -313,12 +316,18 @@ mod tests {
                 "max_queued_messages +5",
                 "1: bad max_queued_messages '+5' (a whole number of 0 or more; 0 for no limit)",
             ),
-            ("max_keepalive 65536", "1: max_keepalive 65536 is over 65535"),
+            (
+                "max_keepalive 65536",
+                "1: max_keepalive 65536 is over 65535",
+            ),
             (
                 "max_inflight_messages lots",
                 "1: bad max_inflight_messages 'lots' (a whole number of 0 or more; 0 to 65535)",
             ),
-            ("message_size_limit", "1: 'message_size_limit' needs a value"),
+            (
+                "message_size_limit",
+                "1: 'message_size_limit' needs a value",
+            ),
         ] {
             assert_eq!(ConfFile::parse(text).unwrap_err().to_string(), error);
         }

@@ -392,8 +392,8 @@ pub(crate) async fn serve<S>(
         && (connect.keep_alive == 0 || connect.keep_alive > max_keepalive))
         .then_some(max_keepalive);
     let keep_alive_secs = server_keep_alive.unwrap_or(connect.keep_alive);
-    let keep_alive = (keep_alive_secs > 0)
-        .then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
+    let keep_alive =
+        (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
     let will = connect.will;
     let mut link = shared.sessions.new_link(protocol);
     link.receive_maximum = connect.receive_maximum;
@@ -1008,8 +1008,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut aliases = OutboundAliases::new(link.topic_alias_max);
     loop {
         out.clear();
-        let taken =
-            session.take_batch(link.id, &mut out, &mut outbound, shared.config.inflight_limit());
+        let taken = session.take_batch(
+            link.id,
+            &mut out,
+            &mut outbound,
+            shared.config.inflight_limit(),
+        );
         if taken.is_err() {
             return End::TakenOver;
         }

@@ -112,7 +112,7 @@ impl Default for Config {
             websocket_tls_bind: None,
             tls: None,
             verbose: false,
-            max_packet_size: 268_435_455,
+            max_packet_size: 0,
             max_queued_bytes: 256 * 1024 * 1024,
             max_inflight: 100,
             connect_timeout: Duration::from_secs(10),

@@ -793,7 +793,10 @@ mod tests {
     #[test]
     fn an_empty_queue_admits_anything() {
         let (session, _link) = online_session();
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 10_000), bytes(100)), 0);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 10_000), bytes(100)),
+            0
+        );
         assert_eq!(queued_qos(&session), [0]);
     }
 
@@ -801,17 +804,38 @@ mod tests {
     fn a_full_queue_drops_qos0_first() {
         let (session, _link) = online_session();
         let budget = 3 * (100 + 1 + MESSAGE_OVERHEAD);
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)), 0);
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)), 0);
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)), 0);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            0
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            0
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            0
+        );
         // Full: a new QoS 0 message is dropped, a QoS 1 one evicts the oldest QoS 0.
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)), 1);
-        assert_eq!(session.deliver(delivery(QoS::ExactlyOnce, 100), bytes(budget)), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            1
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::ExactlyOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 0, 2]);
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 2, 1]);
         // Nothing left to evict: the QoS 1 message itself is dropped.
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 2, 1]);
     }
 

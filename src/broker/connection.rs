@@ -1127,3 +1127,31 @@ impl OutboundAliases {
         Some(Alias::New(next))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::mqttbytes::v4::Publish;
+
+    #[test]
+    fn a_large_packet_leaves_no_large_read_buffer_behind() {
+        // A 1 MiB PUBLISH read whole into the buffer, with the first byte of the next packet.
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let large = Publish::new("t", QoS::AtMostOnce, vec![7u8; 1 << 20]);
+        codec::encode(&mut buf, &Packet::Publish(large));
+        buf.extend_from_slice(&[0xc0]);
+        let Ok(Some(Packet::Publish(publish))) = codec::read_packet(&mut buf, MQTT_MAX_PACKET)
+        else {
+            panic!("a PUBLISH")
+        };
+        let payload = publish.payload;
+        assert!(
+            !payload.is_unique(),
+            "what is left of the buffer shares the packet's memory"
+        );
+        buf = small_copy(&buf); // as read_loop does
+        assert!(payload.is_unique(), "the buffer no longer holds it");
+        assert_eq!(&buf[..], [0xc0]);
+        assert_eq!(buf.capacity(), READ_CHUNK);
+    }
+}

@@ -366,6 +366,15 @@ async fn oversize_packets_end_the_connection_before_their_body() {
         .closed_after(&[0x20, 0x03, 0x00, 0x95, 0x00])
         .await;
     broker.stop().await;
+
+    // mosquitto: the same CONNACK property and DISCONNECT reason (in its 3-byte form).
+    if let Some(mosquitto) = Mosquitto::start("max_packet_size 1024") {
+        let addr = ([127, 0, 0, 1], mosquitto.port).into();
+        let (mut v5, connack) = Raw::connect(addr, 5, "v5", 60).await;
+        assert_eq!(connack_properties(&connack).max_packet_size, Some(1024));
+        v5.send(&[0x30, 0x80, 0x80, 0x40]).await;
+        assert_eq!(v5.frame().await, [0xe0, 0x01, 0x95]);
+    }
 }
 
 /// What the publishers of a 200-byte message see under message_size_limit 100: the acks of
@@ -568,14 +577,10 @@ async fn a_stopped_subscriber_costs_bounded_memory_and_never_slows_the_others() 
         }
         slowest = slowest.max(sent.elapsed());
     }
-    let elapsed = started.elapsed();
-    // Written straight to stderr, for `--nocapture` runs: the figures, not a verdict.
-    let _ = writeln!(
-        std::io::stderr(),
-        "{COUNT} messages of 1000 bytes to the fast subscriber in {elapsed:?}, slowest window \
-         of {WINDOW} {slowest:?}; {} dropped for the stopped ones",
-        broker.dropped_messages()
-    );
+    // Never slowed: each window went through in well under the bound (figures on an idle
+    // 2-core machine: 40 000 messages in about 0.5 s, the slowest window in 2-3 ms).
+    assert!(slowest < WAIT, "a window took {slowest:?}");
+    assert!(started.elapsed() < 4 * WAIT, "{:?}", started.elapsed());
 
     // Each stopped session holds at most its limits; the rest was dropped, and counted.
     let (messages, bytes) = broker.queued();

@@ -178,15 +178,14 @@ impl ConfFile {
                     let value = need_value()?;
                     conf.limits.max_connections = Some(match value {
                         "-1" => 0,
-                        _ => parse_number(directive, value, "-1 for no limit").map_err(fail)?,
+                        _ => parse_number(directive, value, usize::MAX).map_err(fail)?,
                     });
                 }
                 "max_packet_size"
                 | "max_queued_messages"
                 | "max_queued_bytes"
                 | "message_size_limit" => {
-                    let value =
-                        parse_number(directive, need_value()?, "0 for no limit").map_err(fail)?;
+                    let value = parse_number(directive, need_value()?, usize::MAX).map_err(fail)?;
                     let slot = match directive {
                         "max_packet_size" => &mut conf.limits.max_packet_size,
                         "max_queued_messages" => &mut conf.limits.max_queued_messages,
@@ -196,11 +195,9 @@ impl ConfFile {
                     *slot = Some(value);
                 }
                 "max_inflight_messages" | "max_keepalive" => {
-                    let value = parse_number(directive, need_value()?, "0 to 65535")
-                        .and_then(|n| {
-                            u16::try_from(n).map_err(|_| format!("{directive} {n} is over 65535"))
-                        })
+                    let value = parse_number(directive, need_value()?, usize::from(u16::MAX))
                         .map_err(fail)?;
+                    let value = u16::try_from(value).unwrap_or(u16::MAX);
                     if directive == "max_inflight_messages" {
                         conf.limits.max_inflight_messages = Some(value);
                     } else {
@@ -232,12 +229,22 @@ fn parse_address(text: &str) -> Result<IpAddr, String> {
     }
 }
 
-/// A whole number of 0 or more; `hint` says what else the directive takes.
-fn parse_number(directive: &str, text: &str, hint: &str) -> Result<usize, String> {
+/// A whole number from 0 to `max` (0: no limit; for max_connections, -1 is read before).
+fn parse_number(directive: &str, text: &str, max: usize) -> Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        Ok(n) if n <= max && text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         _ => Err(format!(
-            "bad {directive} '{text}' (a whole number of 0 or more; {hint})"
+            "bad {directive} '{text}' (a whole number{}, 0{} for no limit)",
+            if max < usize::MAX {
+                format!(" up to {max}")
+            } else {
+                String::new()
+            },
+            if directive == "max_connections" {
+                " or -1"
+            } else {
+                ""
+            }
         )),
     }
 }
@@ -310,19 +317,19 @@ mod tests {
         for (text, error) in [
             (
                 "\nmax_connections -2",
-                "2: bad max_connections '-2' (a whole number of 0 or more; -1 for no limit)",
+                "2: bad max_connections '-2' (a whole number, 0 or -1 for no limit)",
             ),
             (
                 "max_queued_messages +5",
-                "1: bad max_queued_messages '+5' (a whole number of 0 or more; 0 for no limit)",
+                "1: bad max_queued_messages '+5' (a whole number, 0 for no limit)",
             ),
             (
                 "max_keepalive 65536",
-                "1: max_keepalive 65536 is over 65535",
+                "1: bad max_keepalive '65536' (a whole number up to 65535, 0 for no limit)",
             ),
             (
                 "max_inflight_messages lots",
-                "1: bad max_inflight_messages 'lots' (a whole number of 0 or more; 0 to 65535)",
+                "1: bad max_inflight_messages 'lots' (a whole number up to 65535, 0 for no limit)",
             ),
             (
                 "message_size_limit",

@@ -106,7 +106,7 @@ pub(crate) async fn accept_loop(
 /// A connection's place under max_connections, given back when its task ends.
 struct Admission {
     shared: Arc<Shared>,
-    /// Over the limit: to be answered a refusal (counted in `refusing`, not `connections`).
+    /// Over the limit: to be answered a refusal (counted in `refusing`, not `open_connections`).
     refused: bool,
 }
 
@@ -115,14 +115,14 @@ impl Admission {
     /// are being refused already, None: close it at once. Refusals are counted.
     fn of(shared: &Arc<Shared>) -> Option<Admission> {
         let max = shared.config.max_connections;
-        let open = shared.connections.fetch_add(1, Ordering::SeqCst);
+        let open = shared.open_connections.fetch_add(1, Ordering::SeqCst);
         if max == 0 || open < max {
             return Some(Admission {
                 shared: Arc::clone(shared),
                 refused: false,
             });
         }
-        shared.connections.fetch_sub(1, Ordering::SeqCst);
+        shared.open_connections.fetch_sub(1, Ordering::SeqCst);
         shared.refused_connections.fetch_add(1, Ordering::Relaxed);
         if shared.refusing.fetch_add(1, Ordering::SeqCst) < REFUSALS_AT_ONCE {
             return Some(Admission {
@@ -140,7 +140,7 @@ impl Drop for Admission {
         let count = if self.refused {
             &self.shared.refusing
         } else {
-            &self.shared.connections
+            &self.shared.open_connections
         };
         count.fetch_sub(1, Ordering::SeqCst);
     }

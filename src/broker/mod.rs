@@ -194,7 +194,7 @@ pub(crate) struct Shared {
     /// Messages dropped because a subscriber's queue was full.
     pub dropped: AtomicU64,
     /// Connections open now (from accept to close), against `max_connections`.
-    pub connections: AtomicUsize,
+    pub open_connections: AtomicUsize,
     /// Connections refused because `max_connections` were open.
     pub refused_connections: AtomicU64,
     /// Refused connections still being answered (their CONNACK), kept few.
@@ -209,7 +209,7 @@ impl Shared {
             router: Router::default(),
             retained: Retained::default(),
             dropped: AtomicU64::new(0),
-            connections: AtomicUsize::new(0),
+            open_connections: AtomicUsize::new(0),
             refused_connections: AtomicU64::new(0),
             refusing: AtomicUsize::new(0),
         }

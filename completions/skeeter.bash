@@ -97,7 +97,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__broker)
-            opts="-p -v -q -c -h -V --port --bind --verbose --quiet --log-file --sys-interval --config-file --persistence-file --autosave-interval --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --help --version"
+            opts="-p -v -q -c -h -V --port --bind --verbose --quiet --log-file --sys-interval --config-file --persistence-file --autosave-interval --password-file --acl-file --allow-anonymous --tls-port --ws-port --wss-port --certfile --keyfile --cafile --require-certificate --use-identity-as-username --max-connections --max-packet-size --max-queued-messages --max-queued-bytes --max-inflight-messages --message-size-limit --max-keepalive --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +172,34 @@ _skeeter() {
                     return 0
                     ;;
                 --cafile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-packet-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-queued-messages)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-queued-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-inflight-messages)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message-size-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-keepalive)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

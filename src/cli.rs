@@ -827,9 +827,12 @@ pub struct BrokerArgs {
     /// certfile, keyfile, cafile, require_certificate, use_identity_as_username, password_file,
     /// acl_file, allow_anonymous, sys_interval, log_dest (stderr, stdout, file PATH, none),
     /// log_type, log_timestamp, log_timestamp_format, connection_messages, persistence,
-    /// persistence_file, persistence_location, autosave_interval, comments. Any other
-    /// directive is an error. Not with the options it replaces; -p and --bind count only when
-    /// the file has no listener. SIGHUP reads the file again for the password file, the ACL
+    /// persistence_file, persistence_location, autosave_interval, max_connections,
+    /// max_packet_size, max_queued_messages, max_queued_bytes, max_inflight_messages,
+    /// message_size_limit, max_keepalive, comments. Any other directive, or a bad value, is an
+    /// error naming its line (exit 2). Not with the options it replaces; -p and --bind count
+    /// only when the file has no listener; a limit option (or its variable) wins over the same
+    /// directive. SIGHUP reads the file again for the password file, the ACL
     /// and the logging settings (without -c: the --password-file and --acl-file, and
     /// --log-file is reopened).
     #[arg(
@@ -950,6 +953,85 @@ pub struct BrokerArgs {
         help_heading = "TLS and WebSockets"
     )]
     pub use_identity_as_username: bool,
+
+    /// Connections at once, over all listeners, counted from the accept (0: no limit;
+    /// mosquitto's -1). One more is answered CONNACK 0x97 (MQTT 5: quota exceeded) or 3 (server
+    /// unavailable), then closed; mosquitto closes it unanswered, and counts per listener
+    /// [default: 0].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_CONNECTIONS",
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub max_connections: Option<usize>,
+
+    /// Largest packet a client may send, in bytes, fixed header included (0: no limit but
+    /// MQTT's). A bigger one ends the connection, from its header alone (MQTT 5: DISCONNECT or
+    /// CONNACK 0x95, packet too large); MQTT 5 clients are told it in the CONNACK [default: 0].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_PACKET_SIZE",
+        value_name = "BYTES",
+        help_heading = "Limits"
+    )]
+    pub max_packet_size: Option<usize>,
+
+    /// Messages waiting for one client (0: no limit); when full, QoS 0 ones are dropped first,
+    /// then the new message, and counted [default: 0; mosquitto's is 1000, which drops messages
+    /// under test loads].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_QUEUED_MESSAGES",
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub max_queued_messages: Option<usize>,
+
+    /// Bytes of messages waiting for one client (payload + topic + 16 each; 0: no limit); a
+    /// message always fits in an empty queue; when full, as above [default: 268435456, 256 MiB;
+    /// mosquitto's is 0].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_QUEUED_BYTES",
+        value_name = "BYTES",
+        help_heading = "Limits"
+    )]
+    pub max_queued_bytes: Option<usize>,
+
+    /// QoS 1 and 2 messages in flight to one client (0: no limit, 65535); MQTT 5 clients are
+    /// told it as the receive maximum, for their QoS 2 messages to the broker [default: 100;
+    /// mosquitto's is 20].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_INFLIGHT_MESSAGES",
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub max_inflight_messages: Option<u16>,
+
+    /// Largest PUBLISH payload, in bytes (0: no limit). A bigger one is not delivered but its
+    /// QoS flow completes (MQTT 5: PUBACK/PUBREC 0x95); a will that big refuses the CONNECT
+    /// (CONNACK 0x95, or 5 before MQTT 5), as in mosquitto [default: 0].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MESSAGE_SIZE_LIMIT",
+        value_name = "BYTES",
+        help_heading = "Limits"
+    )]
+    pub message_size_limit: Option<usize>,
+
+    /// Largest keep alive a client may ask for, in seconds (0: no limit). An MQTT 5 client
+    /// asking more, or 0, is told this one (server keep alive) and held to it; a 3.1.1 or 3.1
+    /// client asking more is refused with CONNACK 2 (identifier rejected), as mosquitto.conf(5)
+    /// documents [default: 65535].
+    #[arg(
+        long,
+        env = "SKEETER_BROKER_MAX_KEEPALIVE",
+        value_name = "SECONDS",
+        help_heading = "Limits"
+    )]
+    pub max_keepalive: Option<u16>,
 }
 
 /// `skeeter passwd`: mosquitto_passwd's command line.

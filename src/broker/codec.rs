@@ -189,8 +189,9 @@ fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, ProtocolError> 
 
 /// Take the next complete packet off `buf`, checked; `Ok(None)` means read more bytes.
 ///
-/// The size limit is checked on the fixed header alone, before the body is buffered; when the
-/// body is still to come, `buf` is grown once to hold all of it.
+/// The size limit (of the whole packet, fixed header included) is checked on the fixed header
+/// alone, before the body is buffered; when the body is still to come, `buf` is grown once to
+/// hold all of it.
 pub(crate) fn read_packet(
     buf: &mut BytesMut,
     max_packet_size: usize,
@@ -198,9 +199,10 @@ pub(crate) fn read_packet(
     let Some(header) = parse_fixed_header(buf)? else {
         return Ok(None);
     };
-    if header.remaining_len > max_packet_size {
+    let size = header.header_len + header.remaining_len;
+    if size > max_packet_size {
         return Err(ProtocolError::TooLarge {
-            size: header.remaining_len,
+            size,
             max: max_packet_size,
         });
     }
@@ -381,9 +383,10 @@ pub(crate) fn read_packet_v5(
     let Some(header) = parse_fixed_header(buf)? else {
         return Ok(None);
     };
-    if header.remaining_len > max_packet_size {
+    let size = header.header_len + header.remaining_len;
+    if size > max_packet_size {
         return Err(ProtocolError::TooLarge {
-            size: header.remaining_len,
+            size,
             max: max_packet_size,
         });
     }
@@ -907,8 +910,13 @@ mod tests {
         let mut buf = BytesMut::from(&[0x30u8, 0x80, 0x80, 0x04][..]); // 65536 bytes announced
         assert!(matches!(
             read_packet(&mut buf, 1024),
-            Err(ProtocolError::TooLarge { size: 65536, .. })
+            Err(ProtocolError::TooLarge { size: 65540, .. })
         ));
+        // The whole packet counts: 3 + 1022 bytes is over 1024, 3 + 1021 is not.
+        let mut buf = BytesMut::from(&[0x30u8, 0xfe, 0x07][..]);
+        assert!(read_packet(&mut buf, 1024).is_err());
+        let mut buf = BytesMut::from(&[0x30u8, 0xfd, 0x07][..]);
+        assert!(matches!(read_packet(&mut buf, 1024), Ok(None)));
         let mut buf = BytesMut::from(&[0x30u8, 0x80, 0x80, 0x04][..]);
         assert!(matches!(read_packet(&mut buf, 1 << 20), Ok(None)));
         assert!(buf.capacity() >= 65536 + 4);

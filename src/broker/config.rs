@@ -1,7 +1,10 @@
 //! The mosquitto.conf subset `skeeter broker -c FILE` reads: listeners (`listener`, `port`,
 //! `bind_address`, `protocol`), their TLS files, and authentication (`password_file`,
-//! `acl_file`, `allow_anonymous`), and persistence (`persistence`, `persistence_file`,
-//! `persistence_location`, `autosave_interval`). Comments and blank lines are skipped; anything
+//! `acl_file`, `allow_anonymous`), persistence (`persistence`, `persistence_file`,
+//! `persistence_location`, `autosave_interval`), $SYS and logging (`sys_interval`, `log_*`,
+//! `connection_messages`), and the limits (`max_connections`, `max_packet_size`,
+//! `max_queued_messages`, `max_queued_bytes`, `max_inflight_messages`, `message_size_limit`,
+//! `max_keepalive`, global wherever they are). Comments and blank lines are skipped; anything
 //! else is an error naming its line, so a file is never half understood.
 
 use std::net::IpAddr;
@@ -74,6 +77,9 @@ pub struct ConfFile {
     pub persistence_location: Option<PathBuf>,
     /// `autosave_interval SECS`.
     pub autosave_interval: Option<u64>,
+    /// The limits the file sets (None: not set), with mosquitto's "no limit" values (-1 for
+    /// max_connections) already made skeeter's 0.
+    pub limits: Limits,
 }
 
 /// The logging directives, as given (see [`LogConf::settings`]).
@@ -127,6 +133,18 @@ impl ConfFile {
             None => name,
         })
     }
+}
+
+/// The limit directives, each as the [`crate::broker::Config`] field of the same meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub max_connections: Option<usize>,
+    pub max_packet_size: Option<usize>,
+    pub max_queued_messages: Option<usize>,
+    pub max_queued_bytes: Option<usize>,
+    pub max_inflight_messages: Option<u16>,
+    pub message_size_limit: Option<usize>,
+    pub max_keepalive: Option<u16>,
 }
 
 impl ConfFile {
@@ -283,6 +301,37 @@ impl ConfFile {
                         .map_err(|_| fail(format!("bad autosave_interval '{value}' (seconds)")))?;
                     conf.autosave_interval = Some(secs);
                 }
+                // Limits: global, wherever they are.
+                "max_connections" => {
+                    let value = need_value()?;
+                    conf.limits.max_connections = Some(match value {
+                        "-1" => 0,
+                        _ => parse_number(directive, value, usize::MAX).map_err(fail)?,
+                    });
+                }
+                "max_packet_size"
+                | "max_queued_messages"
+                | "max_queued_bytes"
+                | "message_size_limit" => {
+                    let value = parse_number(directive, need_value()?, usize::MAX).map_err(fail)?;
+                    let slot = match directive {
+                        "max_packet_size" => &mut conf.limits.max_packet_size,
+                        "max_queued_messages" => &mut conf.limits.max_queued_messages,
+                        "max_queued_bytes" => &mut conf.limits.max_queued_bytes,
+                        _ => &mut conf.limits.message_size_limit,
+                    };
+                    *slot = Some(value);
+                }
+                "max_inflight_messages" | "max_keepalive" => {
+                    let value = parse_number(directive, need_value()?, usize::from(u16::MAX))
+                        .map_err(fail)?;
+                    let value = u16::try_from(value).unwrap_or(u16::MAX);
+                    if directive == "max_inflight_messages" {
+                        conf.limits.max_inflight_messages = Some(value);
+                    } else {
+                        conf.limits.max_keepalive = Some(value);
+                    }
+                }
                 other => return Err(fail(format!("unknown directive '{other}'"))),
             }
         }
@@ -305,6 +354,26 @@ fn parse_address(text: &str) -> Result<IpAddr, String> {
         _ => text
             .parse()
             .map_err(|_| format!("bad address '{text}' (an IP address or localhost)")),
+    }
+}
+
+/// A whole number from 0 to `max` (0: no limit; for max_connections, -1 is read before).
+fn parse_number(directive: &str, text: &str, max: usize) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= max && text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!(
+            "bad {directive} '{text}' (a whole number{}, 0{} for no limit)",
+            if max < usize::MAX {
+                format!(" up to {max}")
+            } else {
+                String::new()
+            },
+            if directive == "max_connections" {
+                " or -1"
+            } else {
+                ""
+            }
+        )),
     }
 }
 
@@ -368,6 +437,59 @@ mod tests {
                 .to_string(),
             "1: bad autosave_interval 'soon' (seconds)"
         );
+    }
+
+    #[test]
+    fn limits() {
+        let conf = ConfFile::parse(
+            "max_connections -1\nmax_packet_size 1000\nmax_queued_messages 0\n\
+             max_queued_bytes 65536\nlistener 1884\nmax_inflight_messages 20\n\
+             message_size_limit 500\nmax_keepalive 60\n",
+        )
+        .unwrap();
+        assert_eq!(
+            conf.limits,
+            Limits {
+                max_connections: Some(0),
+                max_packet_size: Some(1000),
+                max_queued_messages: Some(0),
+                max_queued_bytes: Some(65536),
+                max_inflight_messages: Some(20),
+                message_size_limit: Some(500),
+                max_keepalive: Some(60),
+            }
+        );
+        assert_eq!(
+            ConfFile::parse("max_connections 10")
+                .unwrap()
+                .limits
+                .max_connections,
+            Some(10)
+        );
+        for (text, error) in [
+            (
+                "\nmax_connections -2",
+                "2: bad max_connections '-2' (a whole number, 0 or -1 for no limit)",
+            ),
+            (
+                "max_queued_messages +5",
+                "1: bad max_queued_messages '+5' (a whole number, 0 for no limit)",
+            ),
+            (
+                "max_keepalive 65536",
+                "1: bad max_keepalive '65536' (a whole number up to 65535, 0 for no limit)",
+            ),
+            (
+                "max_inflight_messages lots",
+                "1: bad max_inflight_messages 'lots' (a whole number up to 65535, 0 for no limit)",
+            ),
+            (
+                "message_size_limit",
+                "1: 'message_size_limit' needs a value",
+            ),
+        ] {
+            assert_eq!(ConfFile::parse(text).unwrap_err().to_string(), error);
+        }
     }
 
     #[test]

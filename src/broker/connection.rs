@@ -23,7 +23,7 @@ use super::persist::PendingWill;
 use super::router::{Message, SubscriptionOptions};
 use super::session::{Detached, FilterRequest, Link, NEVER_EXPIRES, Outbound, Session};
 use super::sys::{self, Counted, Stats};
-use super::{Shared, stopping};
+use super::{MQTT_MAX_PACKET, Shared, stopping};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
@@ -35,10 +35,16 @@ const INLINE_PAYLOAD: usize = 64 * 1024;
 const REPLY_BACKLOG_LIMIT: usize = 1024 * 1024;
 /// How long a refused client gets to read its CONNACK before the socket is closed.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+/// After a packet bigger than this, the read buffer is replaced by a small one.
+const LARGE_FRAME: usize = READ_CHUNK;
+/// How long a connection over `max_connections` gets to send the start of its CONNECT.
+const TURN_AWAY_WAIT: Duration = Duration::from_secs(2);
 
 /// MQTT 5 reason codes of PUBACK and PUBREC.
 const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
 const NOT_AUTHORIZED: u8 = 0x87;
+/// PUBACK / PUBREC for a payload over message_size_limit: 0x95, as mosquitto 2.0 sends.
+const PACKET_TOO_LARGE: u8 = 0x95;
 
 /// Why a connection ended.
 enum End {
@@ -168,17 +174,26 @@ enum Refuse {
     BadCredentials,
     NotAuthorized,
     BadAuthenticationMethod,
+    /// A 3.1.1 or 3.1 keep alive over max_keepalive.
+    KeepAliveTooLong,
+    /// A CONNECT over max_packet_size, or a will over message_size_limit.
+    TooLarge,
+    /// max_connections are open.
+    ServerFull,
 }
 
 impl Refuse {
     fn v4(self) -> ConnectReturnCode {
         match self {
             Refuse::Version => ConnectReturnCode::RefusedProtocolVersion,
-            Refuse::BadClientId => ConnectReturnCode::BadClientId,
-            // mosquitto answers 5 (not authorised) in 3.1.1 for both.
-            Refuse::BadCredentials | Refuse::NotAuthorized | Refuse::BadAuthenticationMethod => {
-                ConnectReturnCode::NotAuthorized
-            }
+            // Identifier rejected, for a keep alive too: what mosquitto.conf(5) documents.
+            Refuse::BadClientId | Refuse::KeepAliveTooLong => ConnectReturnCode::BadClientId,
+            // mosquitto answers 5 (not authorised) in 3.1.1 for these (for a will too large too).
+            Refuse::BadCredentials
+            | Refuse::NotAuthorized
+            | Refuse::BadAuthenticationMethod
+            | Refuse::TooLarge => ConnectReturnCode::NotAuthorized,
+            Refuse::ServerFull => ConnectReturnCode::ServiceUnavailable,
         }
     }
 
@@ -189,6 +204,10 @@ impl Refuse {
             Refuse::BadCredentials => m5::ConnectReturnCode::BadUserNamePassword,
             Refuse::NotAuthorized => m5::ConnectReturnCode::NotAuthorized,
             Refuse::BadAuthenticationMethod => m5::ConnectReturnCode::BadAuthenticationMethod,
+            // Never sent: an MQTT 5 client is given a server keep alive instead.
+            Refuse::KeepAliveTooLong => m5::ConnectReturnCode::UnspecifiedError,
+            Refuse::TooLarge => m5::ConnectReturnCode::PacketTooLarge,
+            Refuse::ServerFull => m5::ConnectReturnCode::QuotaExceeded,
         }
     }
 }
@@ -298,23 +317,24 @@ fn connect_v5(
 /// The CONNACK of an accepted MQTT 5 client: every property tells what this broker does.
 /// `response_information` answers a request for it: the topic prefix this client may use for
 /// responses (`response/CLIENT-ID`; the broker gives it no special rights).
+/// `server_keep_alive` replaces the client's keep alive (over max_keepalive, or 0).
 fn connack_v5(
     shared: &Shared,
     present: bool,
     assigned_id: Option<String>,
     response_information: Option<String>,
+    server_keep_alive: Option<u16>,
 ) -> m5::Packet {
-    let max_packet_size = shared.config.max_packet_size;
+    let max_packet_size = shared.config.packet_limit();
     m5::Packet::ConnAck(m5::ConnAck {
         session_present: present,
         code: m5::ConnectReturnCode::Success,
         properties: Some(m5::ConnAckProperties {
             session_expiry_interval: None,
-            receive_max: Some(shared.config.max_inflight.max(1)),
+            receive_max: Some(shared.config.inflight_limit()),
             max_qos: None,
             retain_available: Some(1),
-            // Our limit is on the remaining length; the total size is a few bytes more.
-            max_packet_size: (max_packet_size < 268_435_455)
+            max_packet_size: (max_packet_size < MQTT_MAX_PACKET)
                 .then(|| u32::try_from(max_packet_size).unwrap_or(u32::MAX)),
             assigned_client_identifier: assigned_id,
             // Inbound aliases are resolved per connection (outbound ones: see write_loop).
@@ -324,7 +344,7 @@ fn connack_v5(
             wildcard_subscription_available: Some(1),
             subscription_identifiers_available: Some(1),
             shared_subscription_available: Some(1),
-            server_keep_alive: None,
+            server_keep_alive,
             response_information,
             server_reference: None,
             authentication_method: None,
@@ -386,8 +406,15 @@ pub(crate) async fn serve<S>(
     } else {
         connect.client_id
     };
-    let keep_alive = (connect.keep_alive > 0)
-        .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+    // An MQTT 5 client asking for more than max_keepalive (or for none) is told to use it.
+    let max_keepalive = shared.config.max_keepalive;
+    let server_keep_alive = (protocol == Protocol::V5
+        && max_keepalive > 0
+        && (connect.keep_alive == 0 || connect.keep_alive > max_keepalive))
+        .then_some(max_keepalive);
+    let keep_alive_secs = server_keep_alive.unwrap_or(connect.keep_alive);
+    let keep_alive =
+        (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
     let will = connect.will;
     let mut link = shared.sessions.new_link(protocol);
     link.receive_maximum = connect.receive_maximum;
@@ -412,6 +439,7 @@ pub(crate) async fn serve<S>(
                     present,
                     assigned.then(|| client_id.clone()),
                     response_information.clone(),
+                    server_keep_alive,
                 ),
             ),
             _ => codec::encode(
@@ -433,7 +461,7 @@ pub(crate) async fn serve<S>(
             NEVER_EXPIRES => "persistent session".to_owned(),
             secs => format!("session expiry {secs} s"),
         },
-        connect.keep_alive
+        keep_alive_secs
     ));
 
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -562,7 +590,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     if protocol == Protocol::V31 && !codec::connect_as_311(buf) {
         return Err("malformed MQTT 3.1 CONNECT".into());
     }
-    let max = shared.config.max_packet_size;
+    let max = shared.config.packet_limit();
     let connect = loop {
         if protocol == Protocol::V5 {
             match codec::read_packet_v5(buf, max) {
@@ -577,6 +605,10 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Ok(Some(_)) => return Err("first packet is not CONNECT".into()),
                 Ok(None) => read_before(stream, buf, deadline).await?,
+                Err(err @ codec::ProtocolError::TooLarge { .. }) => {
+                    refuse(stream, shared, protocol, Refuse::TooLarge).await;
+                    return Err(err.to_string());
+                }
                 Err(err) => return Err(err.to_string()),
             }
         } else {
@@ -596,6 +628,25 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     if connect.client_id.is_empty() && !connect.clean && protocol != Protocol::V5 {
         refuse(stream, shared, protocol, Refuse::BadClientId).await;
         return Err("empty client id needs a clean session".into());
+    }
+    let max_keepalive = shared.config.max_keepalive;
+    if protocol != Protocol::V5 && max_keepalive > 0 && connect.keep_alive > max_keepalive {
+        refuse(stream, shared, protocol, Refuse::KeepAliveTooLong).await;
+        return Err(format!(
+            "keep alive {} s is over max_keepalive {max_keepalive}",
+            connect.keep_alive
+        ));
+    }
+    let limit = shared.config.message_size_limit;
+    if let Some(will) = &connect.will
+        && limit > 0
+        && will.payload.len() > limit
+    {
+        refuse(stream, shared, protocol, Refuse::TooLarge).await;
+        return Err(format!(
+            "will payload of {} bytes is over message_size_limit {limit}",
+            will.payload.len()
+        ));
     }
     Ok((connect, protocol))
 }
@@ -647,6 +698,33 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     .await;
 }
 
+/// A connection over max_connections: read just enough of its CONNECT to know the protocol,
+/// refuse it in that protocol's words (CONNACK 0x97 or 3), close.
+pub(crate) async fn turn_away<S>(mut stream: S, peer: SocketAddr, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let deadline = Instant::now() + shared.config.connect_timeout.min(TURN_AWAY_WAIT);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let protocol = loop {
+        match codec::detect_protocol(&buf) {
+            ProtocolRequest::Incomplete => {
+                if read_before(&mut stream, &mut buf, deadline).await.is_err() {
+                    return;
+                }
+            }
+            ProtocolRequest::Supported(protocol) => break protocol,
+            ProtocolRequest::UnsupportedVersion(_) => break Protocol::V311,
+            ProtocolRequest::NotMqtt => return,
+        }
+    };
+    refuse(&mut stream, shared, protocol, Refuse::ServerFull).await;
+    shared.log(format_args!(
+        "connection from {peer} refused (max_connections {} reached)",
+        shared.config.max_connections
+    ));
+}
+
 /// Frames -> packets -> session, until the client goes or breaks a rule.
 #[allow(clippy::too_many_arguments)]
 async fn read_loop<R: AsyncRead + Unpin>(
@@ -659,7 +737,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     drained: &Notify,
     protocol: Protocol,
 ) -> End {
-    let max = shared.config.max_packet_size;
+    let max = shared.config.packet_limit();
     // MQTT 5 topic aliases this client set, for this connection only.
     let mut aliases = HashMap::new();
     let stats = &shared.stats;
@@ -668,7 +746,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let mut counts = (0u64, 0u64, 0u64);
         // One gate hold per read batch: its changes reach the journal as one chunk.
         let gate = shared.hold();
+        let mut large = false;
         loop {
+            let before = buf.len();
             let handled = if protocol == Protocol::V5 {
                 match codec::read_packet_v5(buf, max) {
                     Ok(Some(packet)) => {
@@ -716,6 +796,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Stats::add(&stats.publish_bytes_received, counts.2);
                 return end;
             }
+            large |= before - buf.len() > LARGE_FRAME;
+        }
+        if large {
+            // The buffer grew to hold a large packet: what is left of it still holds all of
+            // that memory, so an idle connection would keep it.
+            *buf = small_copy(buf);
         }
         Stats::add(&stats.packets_received, counts.0);
         Stats::add(&stats.publish_received, counts.1);
@@ -743,6 +829,26 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
+/// The unread bytes of `buf` in a buffer of their own, of the usual size (or theirs).
+fn small_copy(buf: &BytesMut) -> BytesMut {
+    let mut small = BytesMut::with_capacity(READ_CHUNK.max(buf.len()));
+    small.extend_from_slice(buf);
+    small
+}
+
+/// A PUBLISH payload over message_size_limit (0: none).
+fn too_large(payload: &Bytes, shared: &Shared) -> bool {
+    let limit = shared.config.message_size_limit;
+    if limit > 0 && payload.len() > limit {
+        shared.log(format_args!(
+            "dropped a PUBLISH of {} bytes (message_size_limit {limit})",
+            payload.len()
+        ));
+        return true;
+    }
+    false
+}
+
 /// Whether this session's client may not write to `topic_name`: `$SYS` is the broker's own
 /// (as in mosquitto), and the ACL may deny the rest.
 fn write_denied(session: &Session, shared: &Shared, topic_name: &str) -> bool {
@@ -763,8 +869,10 @@ fn handle(
     match packet {
         Packet::Publish(publish) => {
             let (qos, pkid, retain) = (publish.qos, publish.pkid, publish.retain);
-            // Denied: acknowledged as usual but not routed, as mosquitto does in MQTT 3.1.1.
-            let denied = write_denied(session, shared, &publish.topic);
+            // Denied or too large: acknowledged as usual but not routed, as mosquitto does in
+            // MQTT 3.1.1.
+            let denied = too_large(&publish.payload, shared)
+                || write_denied(session, shared, &publish.topic);
             let message = Arc::new(Message::new(publish.topic, publish.payload, qos));
             let publisher = Some(session.client_id.as_str());
             match qos {
@@ -877,6 +985,7 @@ fn handle_v5(
                 None if topic.is_empty() => return protocol_error("PUBLISH without a topic"),
                 None => {}
             }
+            let oversize = too_large(&publish.payload, shared);
             let denied = write_denied(session, shared, &topic);
             let mut message = Message::new(topic, publish.payload, qos);
             if let Some(mut properties) = publish.properties {
@@ -891,9 +1000,16 @@ fn handle_v5(
             let publisher = Some(session.client_id.as_str());
             match qos {
                 QoS::AtMostOnce => {
-                    if !denied {
+                    if !denied && !oversize {
                         shared.publish(message, retain, publisher);
                     }
+                }
+                // Too large: not routed, the ack says 0x95, as mosquitto 2 does in MQTT 5.
+                QoS::AtLeastOnce if oversize => {
+                    session.reply_bytes(link_id, &codec::ack_v5(0x40, pkid, PACKET_TOO_LARGE))?;
+                }
+                QoS::ExactlyOnce if oversize => {
+                    session.reply_bytes(link_id, &codec::ack_v5(0x50, pkid, PACKET_TOO_LARGE))?;
                 }
                 // Denied: not routed, and the ack says so (0x87), as mosquitto 2 does in MQTT 5.
                 QoS::AtLeastOnce if denied => {
@@ -912,7 +1028,7 @@ fn handle_v5(
                     session.reply_bytes(link_id, &codec::ack_v5(0x50, pkid, NOT_AUTHORIZED))?;
                 }
                 QoS::ExactlyOnce => {
-                    if session.awaiting_pubrel() >= usize::from(shared.config.max_inflight.max(1))
+                    if session.awaiting_pubrel() >= usize::from(shared.config.inflight_limit())
                         && !publish.dup
                     {
                         return Err(End::Protocol("receive maximum exceeded".into(), 0x93));
@@ -1002,7 +1118,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         out.clear();
         let taken = {
             let _gate = shared.hold();
-            session.take_batch(link.id, &mut out, &mut outbound, shared.config.max_inflight)
+            session.take_batch(
+                link.id,
+                &mut out,
+                &mut outbound,
+                shared.config.inflight_limit(),
+            )
         };
         if taken.is_err() {
             return End::TakenOver;
@@ -1162,5 +1283,33 @@ fn log_outgoing(shared: &Shared, client_id: &str, replies: &[u8], outbound: &[Ou
             Outbound::PubRel(pkid) => format!("PUBREL (m{pkid})"),
         };
         shared.log_packet(format_args!("sending {packet} to {client_id}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::mqttbytes::v4::Publish;
+
+    #[test]
+    fn a_large_packet_leaves_no_large_read_buffer_behind() {
+        // A 1 MiB PUBLISH read whole into the buffer, with the first byte of the next packet.
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let large = Publish::new("t", QoS::AtMostOnce, vec![7u8; 1 << 20]);
+        codec::encode(&mut buf, &Packet::Publish(large));
+        buf.extend_from_slice(&[0xc0]);
+        let Ok(Some(Packet::Publish(publish))) = codec::read_packet(&mut buf, MQTT_MAX_PACKET)
+        else {
+            panic!("a PUBLISH")
+        };
+        let payload = publish.payload;
+        assert!(
+            !payload.is_unique(),
+            "what is left of the buffer shares the packet's memory"
+        );
+        buf = small_copy(&buf); // as read_loop does
+        assert!(payload.is_unique(), "the buffer no longer holds it");
+        assert_eq!(&buf[..], [0xc0]);
+        assert_eq!(buf.capacity(), READ_CHUNK);
     }
 }

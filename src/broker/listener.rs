@@ -6,8 +6,10 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -20,6 +22,9 @@ use super::{Shared, stopping, tls, websocket};
 
 /// How long connections get to end by themselves after stop() before they are aborted.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Connections over max_connections answered at once; more are closed unanswered, as
+/// mosquitto closes them all.
+const REFUSALS_AT_ONCE: usize = 64;
 
 /// What a listener speaks on top of TCP.
 #[derive(Clone)]
@@ -63,12 +68,20 @@ pub(crate) async fn accept_loop(
             _ = stopping(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
+                    let Some(admission) = Admission::of(&shared) else {
+                        shared.log(format_args!(
+                            "connection from {addr} closed (max_connections {} reached)",
+                            shared.config.max_connections
+                        ));
+                        continue;
+                    };
                     connections.spawn(open(
                         stream,
                         addr,
                         transport.clone(),
                         Arc::clone(&shared),
                         shutdown.clone(),
+                        admission,
                     ));
                 }
                 Err(err) => {
@@ -90,6 +103,68 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// A connection's place under max_connections, given back when its task ends.
+struct Admission {
+    shared: Arc<Shared>,
+    /// Over the limit: to be answered a refusal (counted in `refusing`, not `open_connections`).
+    refused: bool,
+}
+
+impl Admission {
+    /// A place for a new connection; or one among those answered a refusal; or, when too many
+    /// are being refused already, None: close it at once. Refusals are counted.
+    fn of(shared: &Arc<Shared>) -> Option<Admission> {
+        let max = shared.config.max_connections;
+        let open = shared.open_connections.fetch_add(1, Ordering::SeqCst);
+        if max == 0 || open < max {
+            return Some(Admission {
+                shared: Arc::clone(shared),
+                refused: false,
+            });
+        }
+        shared.open_connections.fetch_sub(1, Ordering::SeqCst);
+        shared.refused_connections.fetch_add(1, Ordering::Relaxed);
+        if shared.refusing.fetch_add(1, Ordering::SeqCst) < REFUSALS_AT_ONCE {
+            return Some(Admission {
+                shared: Arc::clone(shared),
+                refused: true,
+            });
+        }
+        shared.refusing.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let count = if self.refused {
+            &self.shared.refusing
+        } else {
+            &self.shared.open_connections
+        };
+        count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// MQTT on a connection whose transport handshakes are done: served, or refused when it came
+/// over max_connections.
+async fn mqtt<S>(
+    stream: S,
+    peer: Peer,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    admission: Admission,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    if admission.refused {
+        connection::turn_away(stream, peer.addr, &shared).await;
+    } else {
+        connection::serve(stream, peer, shared, shutdown).await;
+    }
+    drop(admission);
+}
+
 /// One accepted connection: its transport handshakes (within the connect timeout), then MQTT.
 async fn open(
     stream: TcpStream,
@@ -97,6 +172,7 @@ async fn open(
     transport: Transport,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    admission: Admission,
 ) {
     let _ = stream.set_nodelay(true);
     let scheme = transport.scheme();
@@ -106,18 +182,18 @@ async fn open(
         identity,
     };
     let deadline = Instant::now() + shared.config.connect_timeout;
-    let max_packet_size = shared.config.max_packet_size;
+    let max_packet_size = shared.config.packet_limit();
     let failed = |why: String| {
         shared.log(format_args!(
             "connection from {addr} over {scheme} failed ({why})"
         ));
     };
     match transport {
-        Transport::Mqtt => connection::serve(stream, peer(None), shared, shutdown).await,
+        Transport::Mqtt => mqtt(stream, peer(None), shared, shutdown, admission).await,
         Transport::Ws => {
             let upgraded = websocket::accept(stream, max_packet_size);
             match step(deadline, &mut shutdown, upgraded).await {
-                Ok(stream) => connection::serve(stream, peer(None), shared, shutdown).await,
+                Ok(stream) => mqtt(stream, peer(None), shared, shutdown, admission).await,
                 Err(why) => failed(why),
             }
         }
@@ -125,7 +201,7 @@ async fn open(
             let secured = secure(stream, &side);
             match step(deadline, &mut shutdown, secured).await {
                 Ok((stream, identity)) => {
-                    connection::serve(stream, peer(identity), shared, shutdown).await
+                    mqtt(stream, peer(identity), shared, shutdown, admission).await
                 }
                 Err(why) => failed(why),
             }
@@ -138,7 +214,7 @@ async fn open(
             };
             match step(deadline, &mut shutdown, secured_and_upgraded).await {
                 Ok((stream, identity)) => {
-                    connection::serve(stream, peer(identity), shared, shutdown).await
+                    mqtt(stream, peer(identity), shared, shutdown, admission).await
                 }
                 Err(why) => failed(why),
             }

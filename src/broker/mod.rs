@@ -24,7 +24,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -56,16 +56,22 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// What is logged, where, with which timestamp. Default: errors only, on stderr.
     pub log: log::LogSettings,
-    /// Largest remaining length accepted from a client; a bigger packet closes its connection
-    /// before its body is buffered. Default 268 435 455, the MQTT maximum.
+    /// Largest packet accepted from a client, in bytes, fixed header included (as MQTT 5's
+    /// maximum packet size and mosquitto's `max_packet_size` count it). A bigger packet ends its
+    /// connection (MQTT 5: DISCONNECT 0x95, packet too large; an MQTT 5 CONNECT: CONNACK 0x95)
+    /// from its fixed header alone, before its body is read. MQTT 5 clients are told it in the
+    /// CONNACK. 0: no limit but MQTT's own (268 435 460 bytes). Default 0, as mosquitto.
     pub max_packet_size: usize,
-    /// Byte budget of the messages waiting to be written to one session (payload plus topic).
-    /// A message is always admitted into an empty queue; when full, queued QoS 0 messages are
-    /// dropped first. Default 256 MiB.
+    /// Byte budget of the messages waiting to be written to one session (payload plus topic,
+    /// plus 16 bytes each). A message is always admitted into an empty queue; when full, queued
+    /// QoS 0 messages are dropped first, then the new message; drops are counted
+    /// ([`Broker::dropped_messages`]). 0: no limit. Default 256 MiB (mosquitto: no limit, but
+    /// 1000 messages, see [`Config::max_queued_messages`]).
     pub max_queued_bytes: usize,
-    /// Outgoing QoS 1 and 2 messages awaiting acknowledgement per session; 0 counts as 1.
-    /// MQTT 5 clients are also told it as the receive maximum (incoming QoS 2 messages awaiting
-    /// PUBREL; more ends the connection with DISCONNECT 0x93). Default 100.
+    /// Outgoing QoS 1 and 2 messages awaiting acknowledgement per session. MQTT 5 clients are
+    /// also told it as the receive maximum (incoming QoS 2 messages awaiting PUBREL; more ends
+    /// the connection with DISCONNECT 0x93). 0: no limit (65535, all the packet ids there are).
+    /// Default 100 (mosquitto: 20).
     pub max_inflight: u16,
     /// How long a new connection may take to send its CONNECT (and, before that, to finish its
     /// TLS and WebSocket handshakes: as long again). Default 10 s.
@@ -92,6 +98,28 @@ pub struct Config {
     /// `autosave_interval`; zero saves only at start and stop (the journal keeps everything in
     /// between either way). Default 1800 s.
     pub autosave_interval: Duration,
+    /// Connections at once, over all listeners, counted from the accept (before any CONNECT).
+    /// One more is answered a CONNACK refusal (MQTT 5: 0x97, quota exceeded; 3.1.1 and 3.1: 3,
+    /// server unavailable) once its CONNECT's first bytes say which protocol it speaks, then
+    /// closed, and counted ([`Broker::refused_connections`]). (mosquitto closes it unanswered,
+    /// and counts per listener.) 0: no limit. Default 0, as mosquitto's -1.
+    pub max_connections: usize,
+    /// Messages waiting to be written to one session, counted (besides
+    /// [`Config::max_queued_bytes`]); when full, QoS 0 messages are dropped first, as for the
+    /// byte budget. 0: no limit. Default 0 (mosquitto: 1000), so tests lose nothing.
+    pub max_queued_messages: usize,
+    /// Largest PUBLISH payload accepted, in bytes. A bigger one is not routed (nor retained),
+    /// but its QoS flow is completed: MQTT 5 QoS 1 and 2 publishers get PUBACK / PUBREC 0x95
+    /// (packet too large), 3.1.1 ones a plain PUBACK / PUBREC, as from mosquitto 2.0. A will
+    /// that big refuses the CONNECT (MQTT 5: CONNACK 0x95; 3.1.1 and 3.1: CONNACK 5), as
+    /// mosquitto does. 0: no limit. Default 0, as mosquitto.
+    pub message_size_limit: usize,
+    /// Largest keep alive a client may ask for, in seconds. An MQTT 5 client asking for more,
+    /// or for 0 (none), is given this one as the server keep alive in its CONNACK, and held to
+    /// it; a 3.1.1 or 3.1 client asking for more is refused with CONNACK 2 (identifier
+    /// rejected), as mosquitto.conf(5) says (keep alive 0 is accepted from them). 0: no limit.
+    /// Default 65535, as mosquitto.
+    pub max_keepalive: u16,
 }
 
 impl Default for Config {
@@ -103,7 +131,7 @@ impl Default for Config {
             websocket_tls_bind: None,
             tls: None,
             log: log::LogSettings::default(),
-            max_packet_size: 268_435_455,
+            max_packet_size: 0,
             max_queued_bytes: 256 * 1024 * 1024,
             max_inflight: 100,
             connect_timeout: Duration::from_secs(10),
@@ -113,6 +141,41 @@ impl Default for Config {
             sys_interval: Duration::from_secs(10),
             persistence_file: None,
             autosave_interval: Duration::from_secs(1800),
+            max_connections: 0,
+            max_queued_messages: 0,
+            message_size_limit: 0,
+            max_keepalive: u16::MAX,
+        }
+    }
+}
+
+/// The largest packet MQTT can express: a 4-byte remaining length of 268 435 455, plus the
+/// first byte and the length itself.
+pub(crate) const MQTT_MAX_PACKET: usize = 268_435_460;
+
+impl Config {
+    /// [`Config::max_packet_size`] with 0 (no limit) made MQTT's own.
+    pub(crate) fn packet_limit(&self) -> usize {
+        match self.max_packet_size {
+            0 => MQTT_MAX_PACKET,
+            n => n.min(MQTT_MAX_PACKET),
+        }
+    }
+
+    /// [`Config::max_inflight`] with 0 (no limit) made 65535.
+    pub(crate) fn inflight_limit(&self) -> u16 {
+        match self.max_inflight {
+            0 => u16::MAX,
+            n => n,
+        }
+    }
+
+    /// The per-session queue limits, 0 made unlimited.
+    pub(crate) fn queue_limits(&self) -> session::QueueLimits {
+        let unlimited = |n: usize| if n == 0 { usize::MAX } else { n };
+        session::QueueLimits {
+            bytes: unlimited(self.max_queued_bytes),
+            messages: unlimited(self.max_queued_messages),
         }
     }
 }
@@ -175,6 +238,12 @@ pub(crate) struct Shared {
     pub stats: Arc<sys::Stats>,
     /// The persistence files, with [`Config::persistence_file`].
     pub journal: Option<Arc<Journal>>,
+    /// Connections open now (from accept to close), against `max_connections`.
+    pub open_connections: AtomicUsize,
+    /// Connections refused because `max_connections` were open.
+    pub refused_connections: AtomicU64,
+    /// Refused connections still being answered (their CONNACK), kept few.
+    pub refusing: AtomicUsize,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -198,6 +267,9 @@ impl Shared {
             router: Router::default(),
             retained: Retained::new(journal.clone()),
             dropped: AtomicU64::new(0),
+            open_connections: AtomicUsize::new(0),
+            refused_connections: AtomicU64::new(0),
+            refusing: AtomicUsize::new(0),
             stats: Arc::default(),
             journal,
         })
@@ -253,7 +325,7 @@ impl Shared {
         let routed = self.router.fan_out(
             &message,
             Origin { publisher, retain },
-            self.config.max_queued_bytes,
+            self.config.queue_limits(),
             self.acl().as_deref(),
         );
         self.count_dropped(routed.dropped);
@@ -512,6 +584,17 @@ impl Broker {
         self.shared.router.count()
     }
 
+    /// How many connections were refused so far because `max_connections` were open.
+    pub fn refused_connections(&self) -> u64 {
+        self.shared.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Messages waiting in every session's queue now, and their bytes as counted against
+    /// `max_queued_bytes` (not those in flight).
+    pub fn queued(&self) -> (usize, usize) {
+        self.shared.sessions.queued()
+    }
+
     /// Write an event line to the broker's log (as its connection lines).
     pub fn log(&self, line: std::fmt::Arguments<'_>) {
         self.shared.log(line);
@@ -693,6 +776,17 @@ impl BackgroundBroker {
     /// As [`Broker::reload`].
     pub fn reload(&self, reload: Reload) -> io::Result<()> {
         self.shared.reload(reload)
+    }
+
+    /// How many connections were refused so far because `max_connections` were open.
+    pub fn refused_connections(&self) -> u64 {
+        self.shared.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Messages waiting in every session's queue now, and their bytes as counted against
+    /// `max_queued_bytes` (not those in flight).
+    pub fn queued(&self) -> (usize, usize) {
+        self.shared.sessions.queued()
     }
 
     /// Stop the broker and wait for its thread to end.

@@ -11,7 +11,7 @@ use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use tokio::time::Instant;
 
 use super::auth::{Access, Acl};
-use super::session::{Delivery, Session};
+use super::session::{Delivery, QueueLimits, Session};
 use crate::topic;
 
 /// A published message, shared by every subscriber it goes to (the payload is never copied).
@@ -320,7 +320,7 @@ impl Router {
         &self,
         message: &Arc<Message>,
         origin: Origin<'_>,
-        max_queued_bytes: usize,
+        limits: QueueLimits,
         acl: Option<&Acl>,
     ) -> FanOut {
         let (mut subscribers, groups) = self.subscribers(&message.topic, origin.publisher);
@@ -348,7 +348,7 @@ impl Router {
                         retain: origin.retain && matched.retain_as_published,
                         subscription_ids: matched.ids,
                     },
-                    max_queued_bytes,
+                    limits,
                 )
             })
             .sum();

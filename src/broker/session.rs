@@ -47,6 +47,14 @@ impl Delivery {
     }
 }
 
+/// How much one session's queue may hold (0 in the config made `usize::MAX`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueLimits {
+    /// Bytes, as [`Delivery`] costs count them.
+    pub bytes: usize,
+    pub messages: usize,
+}
+
 /// The connection a session is attached to: how to wake its writer and how to close it.
 #[derive(Clone)]
 pub(crate) struct Link {
@@ -165,28 +173,37 @@ impl SessionState {
             .map_or(Protocol::V311, |link| link.protocol)
     }
 
-    /// Queue a delivery within the byte budget; returns how many messages were dropped.
-    fn admit(&mut self, delivery: Delivery, max_queued_bytes: usize) -> u64 {
+    /// Whether one more message of `cost` bytes would go over the limits. An empty queue
+    /// always takes a message.
+    fn full(&self, cost: usize, limits: QueueLimits) -> bool {
+        !self.queued.is_empty()
+            && (self.queued_bytes + cost > limits.bytes || self.queued.len() >= limits.messages)
+    }
+
+    /// Queue a delivery within the limits; returns how many messages were dropped.
+    fn admit(&mut self, delivery: Delivery, limits: QueueLimits) -> u64 {
         let cost = delivery.cost();
         let mut dropped = 0;
-        if !self.queued.is_empty() && self.queued_bytes + cost > max_queued_bytes {
+        if self.full(cost, limits) {
             if delivery.qos == QoS::AtMostOnce {
                 return 1;
             }
             // Make room by dropping queued QoS 0 messages, oldest first.
-            let mut excess = self.queued_bytes + cost - max_queued_bytes;
+            let mut excess_bytes = (self.queued_bytes + cost).saturating_sub(limits.bytes);
+            let mut excess_messages = (self.queued.len() + 1).saturating_sub(limits.messages);
             let mut freed = 0;
             self.queued.retain(|queued| {
-                if excess == 0 || queued.qos != QoS::AtMostOnce {
+                if (excess_bytes == 0 && excess_messages == 0) || queued.qos != QoS::AtMostOnce {
                     return true;
                 }
-                excess = excess.saturating_sub(queued.cost());
+                excess_bytes = excess_bytes.saturating_sub(queued.cost());
+                excess_messages = excess_messages.saturating_sub(1);
                 freed += queued.cost();
                 dropped += 1;
                 false
             });
             self.queued_bytes -= freed;
-            if !self.queued.is_empty() && self.queued_bytes + cost > max_queued_bytes {
+            if self.full(cost, limits) {
                 return dropped + 1;
             }
         }
@@ -329,12 +346,18 @@ impl Session {
 
     /// Queue a routed message; returns how many messages were dropped. Offline, only a
     /// persistent session keeps messages, and only QoS 1 and 2.
-    pub fn deliver(&self, delivery: Delivery, max_queued_bytes: usize) -> u64 {
+    pub fn deliver(&self, delivery: Delivery, limits: QueueLimits) -> u64 {
         let mut state = self.lock();
         if state.link.is_none() && (state.expiry == 0 || delivery.qos == QoS::AtMostOnce) {
             return 0;
         }
-        state.admit(delivery, max_queued_bytes)
+        state.admit(delivery, limits)
+    }
+
+    /// Messages queued (not in flight) and their bytes.
+    fn queued(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.queued.len(), state.queued_bytes)
     }
 
     /// An incoming QoS 2 PUBLISH: true the first time its packet id is seen (route it), false
@@ -478,7 +501,7 @@ impl Session {
                     retain: true,
                     subscription_ids: filter.options.id.into_iter().collect(),
                 };
-                dropped += state.admit(delivery, shared.config.max_queued_bytes);
+                dropped += state.admit(delivery, shared.config.queue_limits());
             }
         }
         drop(state);
@@ -681,6 +704,15 @@ impl Sessions {
             max_packet_size: None,
             topic_alias_max: 0,
         }
+    }
+
+    /// Messages queued in every session (not in flight), and their bytes.
+    pub fn queued(&self) -> (usize, usize) {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        sessions
+            .iter()
+            .map(|session| session.queued())
+            .fold((0, 0), |(m, b), (m1, b1)| (m + m1, b + b1))
     }
 
     /// A client id for a client that sent none: `skeeter-<n>`, unused at the moment.
@@ -952,6 +984,13 @@ mod tests {
         (session, link)
     }
 
+    fn bytes(budget: usize) -> QueueLimits {
+        QueueLimits {
+            bytes: budget,
+            messages: usize::MAX,
+        }
+    }
+
     fn queued_qos(session: &Session) -> Vec<u8> {
         session.lock().queued.iter().map(|d| d.qos as u8).collect()
     }
@@ -959,7 +998,10 @@ mod tests {
     #[test]
     fn an_empty_queue_admits_anything() {
         let (session, _link) = online_session();
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 10_000), 100), 0);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 10_000), bytes(100)),
+            0
+        );
         assert_eq!(queued_qos(&session), [0]);
     }
 
@@ -967,25 +1009,63 @@ mod tests {
     fn a_full_queue_drops_qos0_first() {
         let (session, _link) = online_session();
         let budget = 3 * (100 + 1 + MESSAGE_OVERHEAD);
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), budget), 0);
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), budget), 0);
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), budget), 0);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            0
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            0
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            0
+        );
         // Full: a new QoS 0 message is dropped, a QoS 1 one evicts the oldest QoS 0.
-        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 100), budget), 1);
-        assert_eq!(session.deliver(delivery(QoS::ExactlyOnce, 100), budget), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtMostOnce, 100), bytes(budget)),
+            1
+        );
+        assert_eq!(
+            session.deliver(delivery(QoS::ExactlyOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 0, 2]);
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), budget), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 2, 1]);
         // Nothing left to evict: the QoS 1 message itself is dropped.
-        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 100), budget), 1);
+        assert_eq!(
+            session.deliver(delivery(QoS::AtLeastOnce, 100), bytes(budget)),
+            1
+        );
         assert_eq!(queued_qos(&session), [1, 2, 1]);
+    }
+
+    #[test]
+    fn a_message_count_limit_drops_qos0_first_too() {
+        let (session, _link) = online_session();
+        let limits = QueueLimits {
+            bytes: usize::MAX,
+            messages: 2,
+        };
+        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 1), limits), 0);
+        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 1), limits), 0);
+        assert_eq!(session.deliver(delivery(QoS::AtMostOnce, 1), limits), 1);
+        assert_eq!(session.deliver(delivery(QoS::ExactlyOnce, 1), limits), 1);
+        assert_eq!(queued_qos(&session), [1, 2]);
+        assert_eq!(session.deliver(delivery(QoS::AtLeastOnce, 1), limits), 1);
+        assert_eq!(queued_qos(&session), [1, 2]);
+        assert_eq!(session.queued(), (2, 2 * (1 + 1 + MESSAGE_OVERHEAD)));
     }
 
     #[test]
     fn offline_persistent_session_keeps_only_qos1_and_2() {
         let session = Session::new("c".into(), NEVER_EXPIRES, None);
-        session.deliver(delivery(QoS::AtMostOnce, 1), 1000);
-        session.deliver(delivery(QoS::AtLeastOnce, 1), 1000);
+        session.deliver(delivery(QoS::AtMostOnce, 1), bytes(1000));
+        session.deliver(delivery(QoS::AtLeastOnce, 1), bytes(1000));
         assert_eq!(queued_qos(&session), [1]);
     }
 
@@ -993,7 +1073,7 @@ mod tests {
     fn inflight_window_holds_back_qos1_and_keeps_order() {
         let (session, link) = online_session();
         for qos in [QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
-            session.deliver(delivery(qos, 1), 1000);
+            session.deliver(delivery(qos, 1), bytes(1000));
         }
         let (mut out, mut outbound) = (BytesMut::new(), Vec::new());
         session

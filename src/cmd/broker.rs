@@ -51,6 +51,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         }),
         _ => None,
     };
+    let defaults = Config::default();
     let config = Config {
         bind: SocketAddr::new(args.bind, args.port),
         tls_bind: at(args.tls_port),
@@ -64,7 +65,18 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         allow_anonymous,
         persistence_file: args.persistence_file,
         autosave_interval: std::time::Duration::from_secs(args.autosave_interval),
-        ..Config::default()
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+        max_packet_size: args.max_packet_size.unwrap_or(defaults.max_packet_size),
+        max_queued_messages: args
+            .max_queued_messages
+            .unwrap_or(defaults.max_queued_messages),
+        max_queued_bytes: args.max_queued_bytes.unwrap_or(defaults.max_queued_bytes),
+        max_inflight: args.max_inflight_messages.unwrap_or(defaults.max_inflight),
+        message_size_limit: args
+            .message_size_limit
+            .unwrap_or(defaults.message_size_limit),
+        max_keepalive: args.max_keepalive.unwrap_or(defaults.max_keepalive),
+        ..defaults
     };
     if !args.bind.is_loopback() && config.passwords.is_none() {
         crate::say!(
@@ -199,6 +211,15 @@ fn with_config_file(mut args: BrokerArgs) -> anyhow::Result<(BrokerArgs, Option<
     if let Some(secs) = conf.autosave_interval {
         args.autosave_interval = secs;
     }
+    // A limit given as an option (or its variable) wins over the file's.
+    let limits = &conf.limits;
+    args.max_connections = args.max_connections.or(limits.max_connections);
+    args.max_packet_size = args.max_packet_size.or(limits.max_packet_size);
+    args.max_queued_messages = args.max_queued_messages.or(limits.max_queued_messages);
+    args.max_queued_bytes = args.max_queued_bytes.or(limits.max_queued_bytes);
+    args.max_inflight_messages = args.max_inflight_messages.or(limits.max_inflight_messages);
+    args.message_size_limit = args.message_size_limit.or(limits.message_size_limit);
+    args.max_keepalive = args.max_keepalive.or(limits.max_keepalive);
     args.password_file = conf.password_file.clone();
     args.acl_file = conf.acl_file.clone();
     // mosquitto 2's rule for its files: anonymous clients are refused unless the file says

@@ -96,9 +96,32 @@ async fn open(
     addr: SocketAddr,
     transport: Transport,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    match transport {
+        Transport::Mqtt => {
+            let peer = Peer {
+                addr,
+                transport: transport.scheme(),
+                identity: None,
+            };
+            connection::serve(stream, peer, shared, shutdown).await
+        }
+        // Boxed: this future is the connection's task, as large as its largest branch, and
+        // thousands of plain MQTT clients must not each reserve room for TLS and WebSocket.
+        _ => Box::pin(secure_or_upgrade(stream, addr, transport, shared, shutdown)).await,
+    }
+}
+
+/// TLS and WebSocket connections: the handshakes, then MQTT.
+async fn secure_or_upgrade(
+    stream: TcpStream,
+    addr: SocketAddr,
+    transport: Transport,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let scheme = transport.scheme();
     let peer = |identity| Peer {
         addr,

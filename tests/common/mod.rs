@@ -257,6 +257,11 @@ impl Mosquitto {
     pub fn port_arg(&self) -> String {
         self.port.to_string()
     }
+
+    /// The mosquitto process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Mosquitto {
@@ -413,6 +418,11 @@ impl SkeeterBroker {
             stdout,
             stderr,
         }
+    }
+
+    /// The broker process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     /// The next line of stdout, waiting at most `limit`; None if none came (or stdout closed).

@@ -28,7 +28,7 @@ const READ_CHUNK: usize = 64 * 1024;
 const MIN_READ_SPACE: usize = 4 * 1024;
 /// The read buffer of a client that sends little (most of them, most of the time): thousands
 /// of idle connections must not hold a READ_CHUNK each.
-const IDLE_READ_CAPACITY: usize = 1024;
+const IDLE_READ_CAPACITY: usize = 256;
 /// Larger payloads are written straight from their shared buffer instead of being copied.
 const INLINE_PAYLOAD: usize = 64 * 1024;
 /// A client that sends faster than it reads its acks is not read from beyond this backlog.

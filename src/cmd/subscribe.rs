@@ -32,6 +32,9 @@ fn next_backoff(delay: Duration) -> Duration {
 
 pub async fn run(mut args: SubArgs) -> Result<()> {
     let mut settings = options::settings(&args.connect)?;
+    // A message is acknowledged once printed: one received just before a crash (or kill -9)
+    // stays with the broker, for the next connection of a persistent session.
+    settings.mqtt.set_manual_acks(true);
     // As mosquitto_sub: with -C below 20, no more than that many QoS 1/2 messages in flight.
     settings.receive_maximum = args
         .count
@@ -262,6 +265,7 @@ async fn receive(
             }
         };
 
+        // Not printed once stopping, so not acknowledged: a persistent session keeps it.
         if stopping {
             continue; // only waiting for the clearing of retained messages to finish
         }
@@ -270,10 +274,12 @@ async fn receive(
             continue;
         }
         if !wanted(&publish, args) {
+            connection.acknowledge(&publish);
             continue;
         }
         if args.remove_retained {
             if clearing.is_own_echo(&publish) {
+                connection.acknowledge(&publish);
                 continue;
             }
             if publish.retain {
@@ -296,6 +302,7 @@ async fn receive(
             )
             .into());
         }
+        connection.acknowledge(&publish);
         printed += 1;
         if args.count == Some(printed) {
             stopping = true;

@@ -229,10 +229,12 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    /// `skeeter sub -c -i ID -q QOS -t TOPIC -p PORT -d`, returned once `ready` is on stderr.
-    fn spawn(port: u16, id: &str, qos: u8, topic: &str, ready: &str) -> Subscriber {
+    /// `skeeter sub -c -i ID -q QOS -t TOPIC -p PORT -d` (and `-V 5` for MQTT 5, where -c
+    /// means a session that never expires), returned once `ready` is on stderr.
+    fn spawn(port: u16, mqtt5: bool, id: &str, qos: u8, topic: &str, ready: &str) -> Subscriber {
+        let version = if mqtt5 { "5" } else { "311" };
         let mut child = common::skeeter_std()
-            .args(["sub", "-c", "-d", "-i", id, "-t", topic])
+            .args(["sub", "-c", "-d", "-V", version, "-i", id, "-t", topic])
             .args(["-q", &qos.to_string(), "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -377,13 +379,14 @@ fn wait_for_last(sent: u64, last: impl Fn() -> Option<u64>, who: &str) {
 }
 
 /// Scenario 2: both subscribers' connections cut FAULTS times; the processes live on.
-fn connection_cuts(broker_name: &str, broker_port: u16) {
+fn connection_cuts(broker_name: &str, broker_port: u16, mqtt5: bool) {
     let runtime = runtime();
     let proxy = Proxy::start(&runtime, SocketAddr::from(([127, 0, 0, 1], broker_port)));
-    let base = format!("noloss-cut-{}", std::process::id());
+    let base = format!("noloss-cut{}-{}", u8::from(mqtt5), std::process::id());
     let mut subscribers = [1u8, 2].map(|qos| {
         Subscriber::spawn(
             proxy.port,
+            mqtt5,
             &format!("{base}-q{qos}"),
             qos,
             &format!("{base}/q{qos}"),
@@ -429,12 +432,13 @@ fn connection_cuts(broker_name: &str, broker_port: u16) {
 }
 
 /// Scenario 3: both subscribers killed (SIGKILL) and restarted FAULTS times.
-fn subscriber_kills(broker_name: &str, broker_port: u16) {
+fn subscriber_kills(broker_name: &str, broker_port: u16, mqtt5: bool) {
     let runtime = runtime();
-    let base = format!("noloss-kill-{}", std::process::id());
+    let base = format!("noloss-kill{}-{}", u8::from(mqtt5), std::process::id());
     let spawn = |qos: u8, ready: &str| {
         Subscriber::spawn(
             broker_port,
+            mqtt5,
             &format!("{base}-q{qos}"),
             qos,
             &format!("{base}/q{qos}"),
@@ -487,13 +491,25 @@ fn subscriber_kills(broker_name: &str, broker_port: u16) {
 #[test]
 fn skeeter_broker_connection_cuts_lose_nothing() {
     let broker = TestBroker::start();
-    connection_cuts("skeeter", broker.port());
+    connection_cuts("skeeter", broker.port(), false);
 }
 
 #[test]
 fn skeeter_broker_subscriber_kills_lose_nothing() {
     let broker = TestBroker::start();
-    subscriber_kills("skeeter", broker.port());
+    subscriber_kills("skeeter", broker.port(), false);
+}
+
+#[test]
+fn skeeter_broker_mqtt5_connection_cuts_lose_nothing() {
+    let broker = TestBroker::start();
+    connection_cuts("skeeter, MQTT 5", broker.port(), true);
+}
+
+#[test]
+fn skeeter_broker_mqtt5_subscriber_kills_lose_nothing() {
+    let broker = TestBroker::start();
+    subscriber_kills("skeeter, MQTT 5", broker.port(), true);
 }
 
 #[test]
@@ -501,7 +517,7 @@ fn mosquitto_connection_cuts_lose_nothing() {
     let Some(mosquitto) = Mosquitto::start("") else {
         return;
     };
-    connection_cuts("mosquitto", mosquitto.port);
+    connection_cuts("mosquitto", mosquitto.port, false);
 }
 
 #[test]
@@ -509,5 +525,5 @@ fn mosquitto_subscriber_kills_lose_nothing() {
     let Some(mosquitto) = Mosquitto::start("") else {
         return;
     };
-    subscriber_kills("mosquitto", mosquitto.port);
+    subscriber_kills("mosquitto", mosquitto.port, false);
 }

@@ -326,6 +326,9 @@ struct ExactlyOnce {
     /// every CONNACK, so that the broker's resend gets its PUBCOMP, until the broker uses the
     /// packet id for another message.
     unknown: HashSet<u16>,
+    /// Whether any PUBREL may come for a session this process has not seen yet: QoS 2 asked
+    /// for, and no CONNACK with the session present so far.
+    fresh: bool,
 }
 
 impl Connection {
@@ -357,7 +360,10 @@ impl Connection {
             manual_acks: settings.mqtt.manual_acks(),
             acks: VecDeque::new(),
             acks_queued: 0,
-            exactly_once: ExactlyOnce::default(),
+            exactly_once: ExactlyOnce {
+                fresh: settings.qos == QoS::ExactlyOnce,
+                ..ExactlyOnce::default()
+            },
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
@@ -495,6 +501,12 @@ impl Connection {
                 })
                 .collect(),
         };
+        if std::mem::take(&mut self.exactly_once.fresh) {
+            // A session an earlier process used: PUBREL may come for any packet id. Answered
+            // with PUBCOMP, as MQTT says, rather than learnt one reconnect at a time.
+            self.await_pubrel(1..=u16::MAX);
+            return;
+        }
         let known = &self.exactly_once;
         let expected: Vec<u16> = (known.awaiting_pubrel.iter().chain(&known.unknown))
             .copied()

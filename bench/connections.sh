@@ -12,4 +12,4 @@ connections="${1:-10000}"
 cargo build --quiet --release --bin skeeter
 SKEETER_LOAD_CONNECTIONS="$connections" SKEETER_LOAD_BROKER="$PWD/target/release/skeeter" \
   cargo test --quiet --test broker_load -- --nocapture 2>&1 |
-  grep -E '^(open file limit|skeeter:|mosquitto:|RSS per|opening|skipped:)'
+  grep -E '^(open file limit|skeeter|mosquitto|RSS per|opening|skipped:)'

@@ -73,6 +73,17 @@ fn rss(pid: u32) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
+/// The soft open file limit of a process, as /proc/PID/limits gives it.
+fn fd_limit(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The MQTT remaining-length encoding.
 fn remaining_length(out: &mut Vec<u8>, mut len: usize) {
     loop {
@@ -278,8 +289,10 @@ fn measure(name: &str, port: u16, pid: u32, count: usize) -> Figures {
             "{name} closed (or wrote to) idle connections"
         );
         say(&format!(
-            "{name}: {count} connections open in {:.1} s; a publish under that load went round \
-             in {:.1} ms; RSS {:.1} MiB idle, {:.1} MiB with {count} connections",
+            "{name} (open file limit {}): {count} connections open in {:.1} s; a publish under \
+             that load went round in {:.1} ms; RSS {:.1} MiB idle, {:.1} MiB with {count} \
+             connections",
+            fd_limit(pid),
             opened_in.as_secs_f64(),
             round_trip.as_secs_f64() * 1000.0,
             rss_idle as f64 / 1048576.0,

@@ -393,6 +393,16 @@ Differences from mosquitto_pub 2.0 (its bugs are not copied):
   alone; an N above the broker's maximum (CONNACK) exits 2 before publishing.
   -d writes its trace to stderr, not among the output; --help and --version exit 0.";
 
+/// What `sub` does when its connection drops.
+const SUB_RECONNECT: &str = "\
+Connection lost:
+  sub reconnects by itself and subscribes again: at once after a connection that was up, then
+  1 s, 2 s, 4 s ... up to 30 s between failed attempts (a refused CONNECT ends the run). With -c
+  and -i the broker keeps the session meanwhile: QoS 1 and 2 messages wait for sub. A message is
+  acknowledged only once printed, so none is lost to a crash or a kill (the next sub may print
+  again the few it had printed but not yet acknowledged); a QoS 2 message the broker resends
+  after a reconnect is printed once.";
+
 /// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.
 const SUB_DIFFERENCES: &str = "\
 Differences from mosquitto_sub 2.0 (its bugs are not copied):
@@ -532,7 +542,7 @@ pub struct PublishPropertyArgs {
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{FORMAT_HELP}\n\n{SUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{FORMAT_HELP}\n\n{SUB_RECONNECT}\n\n{SUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct SubArgs {
     /// Topic filter to subscribe to (repeatable; + and # wildcards).

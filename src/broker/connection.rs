@@ -29,6 +29,9 @@ use super::{MQTT_MAX_PACKET, Shared, stopping};
 const READ_CHUNK: usize = 64 * 1024;
 /// Below this much free space the read buffer grows before the next read.
 const MIN_READ_SPACE: usize = 4 * 1024;
+/// The read buffer of a client that sends little (most of them, most of the time): thousands
+/// of idle connections must not hold a READ_CHUNK each.
+const IDLE_READ_CAPACITY: usize = 256;
 /// Larger payloads are written straight from their shared buffer instead of being copied.
 const INLINE_PAYLOAD: usize = 64 * 1024;
 /// A client that sends faster than it reads its acks is not read from beyond this backlog.
@@ -369,9 +372,10 @@ pub(crate) async fn serve<S>(
     } = peer;
     let mut stream = Counted::new(stream, Arc::clone(&shared.stats));
     Stats::add(&shared.stats.sockets, 1);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::with_capacity(IDLE_READ_CAPACITY);
+    // Boxed: done once, it must not take room in the connection's task for its whole life.
     let handshake = tokio::select! {
-        result = handshake(&mut stream, &mut buf, &shared) => result,
+        result = Box::pin(handshake(&mut stream, &mut buf, &shared)) => result,
         _ = stopping(&mut shutdown) => return,
     };
     let (connect, protocol) = match handshake {
@@ -395,7 +399,7 @@ pub(crate) async fn serve<S>(
             Refusal::BadCredentials => Refuse::BadCredentials,
             Refusal::Anonymous => Refuse::NotAuthorized,
         };
-        refuse(&mut stream, &shared, protocol, reason).await;
+        Box::pin(refuse(&mut stream, &shared, protocol, reason)).await;
         shared.log(format_args!("connection from {peer} refused ({refusal})"));
         return;
     }
@@ -656,8 +660,8 @@ async fn read_before<S: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> Result<(), String> {
-    if buf.capacity() - buf.len() < MIN_READ_SPACE {
-        buf.reserve(READ_CHUNK);
+    if buf.capacity() == buf.len() {
+        buf.reserve(buf.capacity().max(IDLE_READ_CAPACITY));
     }
     match timeout_at(deadline, stream.read_buf(buf)).await {
         Err(_) => Err("no CONNECT in time".into()),
@@ -691,7 +695,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
         stream.write_all(&out).await?;
         stream.shutdown().await?;
         // Closing with unread input would send a reset, which can destroy the CONNACK in flight.
-        let mut sink = [0u8; 4096];
+        let mut sink = vec![0u8; 4096];
         while stream.read(&mut sink).await? > 0 {}
         Ok::<_, io::Error>(())
     })
@@ -741,6 +745,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // MQTT 5 topic aliases this client set, for this connection only.
     let mut aliases = HashMap::new();
     let stats = &shared.stats;
+    let mut last_read = 0;
     loop {
         // Counted per read, not per packet: (packets, publishes, publish payload bytes).
         let mut counts = (0u64, 0u64, 0u64);
@@ -810,9 +815,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
             drained.notified().await;
         }
-        if buf.capacity() - buf.len() < MIN_READ_SPACE {
-            buf.reserve(READ_CHUNK);
-        }
+        make_room(buf, last_read);
         let read = reader.read_buf(buf);
         let result = match keep_alive {
             Some(limit) => match timeout(limit, read).await {
@@ -823,7 +826,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         match result {
             Ok(0) => return End::Closed,
-            Ok(_) => {}
+            Ok(read) => last_read = read,
             Err(err) => return End::Io(err),
         }
     }
@@ -847,6 +850,19 @@ fn too_large(payload: &Bytes, shared: &Shared) -> bool {
         return true;
     }
     false
+}
+
+/// Room for the next read: a small buffer while the client sends little, READ_CHUNK more once
+/// it sends a lot (a read of IDLE_READ_CAPACITY or more, or a packet still incomplete).
+fn make_room(buf: &mut BytesMut, last_read: usize) {
+    if buf.is_empty() && last_read < IDLE_READ_CAPACITY {
+        // Replaced only when too big or nearly used up, not on every read.
+        if buf.capacity() > IDLE_READ_CAPACITY || buf.capacity() < IDLE_READ_CAPACITY / 4 {
+            *buf = BytesMut::with_capacity(IDLE_READ_CAPACITY);
+        }
+    } else if buf.capacity() - buf.len() < MIN_READ_SPACE {
+        buf.reserve(READ_CHUNK);
+    }
 }
 
 /// Whether this session's client may not write to `topic_name`: `$SYS` is the broker's own
@@ -1110,7 +1126,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     shared: &Shared,
     drained: &Notify,
 ) -> End {
-    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    // Grows with the batches; an idle client's stays small.
+    let mut out = BytesMut::new();
     let mut outbound = Vec::new();
     let mut properties = BytesMut::new();
     let mut aliases = OutboundAliases::new(link.topic_alias_max);

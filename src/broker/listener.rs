@@ -158,7 +158,8 @@ async fn mqtt<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     if admission.refused {
-        connection::turn_away(stream, peer.addr, &shared).await;
+        // Boxed: rare, and not to be reserved in every connection's task.
+        Box::pin(connection::turn_away(stream, peer.addr, &shared)).await;
     } else {
         connection::serve(stream, peer, shared, shutdown).await;
     }
@@ -171,10 +172,38 @@ async fn open(
     addr: SocketAddr,
     transport: Transport,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     admission: Admission,
 ) {
     let _ = stream.set_nodelay(true);
+    match transport {
+        Transport::Mqtt => {
+            let peer = Peer {
+                addr,
+                transport: transport.scheme(),
+                identity: None,
+            };
+            mqtt(stream, peer, shared, shutdown, admission).await
+        }
+        // Boxed: this future is the connection's task, as large as its largest branch, and
+        // thousands of plain MQTT clients must not each reserve room for TLS and WebSocket.
+        _ => {
+            let handshakes =
+                secure_or_upgrade(stream, addr, transport, shared, shutdown, admission);
+            Box::pin(handshakes).await
+        }
+    }
+}
+
+/// TLS and WebSocket connections: the handshakes, then MQTT.
+async fn secure_or_upgrade(
+    stream: TcpStream,
+    addr: SocketAddr,
+    transport: Transport,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    admission: Admission,
+) {
     let scheme = transport.scheme();
     let peer = |identity| Peer {
         addr,

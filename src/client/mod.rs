@@ -11,6 +11,7 @@ pub mod properties;
 pub(crate) mod relay;
 pub mod tls;
 
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ pub use options::Settings;
 
 /// How long a clean disconnect may take before we give up on it.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// With manual acknowledgements: room for them in the request queue, on top of the `requests`
+/// of [`Connection::open`] (so a SUBSCRIBE always finds room).
+const ACK_ROOM: usize = 64;
 
 /// The request handle, MQTT 3.1.1 (also 3.1, through the relay) or MQTT 5.
 #[derive(Clone)]
@@ -54,8 +58,12 @@ pub enum Event {
     PubAck(u8),
     PubRec(u8),
     PubComp(u8),
+    /// PUBREL for an incoming QoS 2 message (its packet id): rumqttc answers PUBCOMP.
+    PubRel(u16),
     /// A PUBLISH was written, with its packet id (0: QoS 0).
     OutgoingPublish(u16),
+    /// A PUBACK or PUBREC for a message received left the request queue.
+    OutgoingAck,
     OutgoingDisconnect,
     /// Internal to publish_all: the error that ended the connection, after the events left.
     Lost(ConnectionError),
@@ -89,6 +97,19 @@ impl std::fmt::Display for ConnectionError {
 }
 
 impl ConnectionError {
+    /// The packet id of an acknowledgement rumqttc did not expect (PUBREL, PUBACK, ...).
+    fn unsolicited(&self) -> Option<u16> {
+        match self {
+            ConnectionError::V4(rumqttc::ConnectionError::MqttState(StateError::Unsolicited(
+                pkid,
+            ))) => Some(*pkid),
+            ConnectionError::V5(v5::ConnectionError::MqttState(v5::StateError::Unsolicited(
+                pkid,
+            ))) => Some(*pkid),
+            _ => None,
+        }
+    }
+
     /// A refused CONNACK: its return (or reason) code.
     pub fn refused(&self) -> Option<u8> {
         match self {
@@ -281,6 +302,24 @@ impl Client {
         }
     }
 
+    /// Queue the PUBACK (QoS 1) or PUBREC (QoS 2) of a message received, without waiting;
+    /// false when the request queue is full.
+    fn try_ack(&self, qos: u8, pkid: u16) -> bool {
+        match self {
+            Client::V4(client) => {
+                let mut publish = rumqttc::Publish::new("", options::qos(qos), Vec::new());
+                publish.pkid = pkid;
+                client.try_ack(&publish).is_ok()
+            }
+            Client::V5(client) => {
+                let qos = qos5(options::qos(qos));
+                let mut publish = mqtt5::Publish::new("", qos, Vec::new(), None);
+                publish.pkid = pkid;
+                client.try_ack(&publish).is_ok()
+            }
+        }
+    }
+
     fn try_disconnect(&self) -> bool {
         match self {
             Client::V4(client) => client.try_disconnect().is_ok(),
@@ -313,12 +352,40 @@ pub struct Connection {
     /// MQTT 5 with -D connect topic-alias-maximum: the topics the broker named by alias on
     /// this network connection. rumqttc hands us each PUBLISH before it resolves the alias.
     aliases: std::collections::HashMap<u16, String>,
+    /// Messages are acknowledged by [`Connection::acknowledge`] (once printed), not on receipt.
+    manual_acks: bool,
+    /// Acknowledgements (QoS, packet id) waiting for room in the request queue, in order.
+    acks: VecDeque<(u8, u16)>,
+    /// Acknowledgements in the request queue (at most ACK_ROOM).
+    acks_queued: usize,
+    exactly_once: ExactlyOnce,
+}
+
+/// Incoming QoS 2 packet ids delivered and awaiting PUBREL, kept across reconnects while the
+/// broker keeps the session. rumqttc forgets them at each reconnect: the broker's resend of such
+/// a PUBLISH would be delivered twice, and its resend of the PUBREL taken as unsolicited, which
+/// ends the connection, again at every reconnect.
+#[derive(Default)]
+struct ExactlyOnce {
+    awaiting_pubrel: HashSet<u16>,
+    /// Packet ids rumqttc refused as unsolicited (a PUBREL for a message that an earlier process
+    /// with this client id received, or that was released already): made known to it after
+    /// every CONNACK, so that the broker's resend gets its PUBCOMP, until the broker uses the
+    /// packet id for another message.
+    unknown: HashSet<u16>,
+    /// Whether any PUBREL may come for a session this process has not seen yet: QoS 2 asked
+    /// for, and no CONNACK with the session present so far.
+    fresh: bool,
 }
 
 impl Connection {
     /// Connect and wait for the broker to accept us. `requests` bounds the request queue.
     pub async fn open(settings: &Settings, requests: usize) -> Result<Connection> {
         let relay = relay::Relay::start_if_needed(settings).await?;
+        let requests = match settings.mqtt.manual_acks() {
+            true => requests + ACK_ROOM,
+            false => requests,
+        };
         let socket = relay.as_ref().map(|r| r.socket());
         let (client, eventloop) = if settings.protocol == ProtocolVersion::V5 {
             let (client, eventloop) =
@@ -338,6 +405,13 @@ impl Connection {
             address: settings.address.clone(),
             publish_properties: settings.publish_properties.clone(),
             aliases: Default::default(),
+            manual_acks: settings.mqtt.manual_acks(),
+            acks: VecDeque::new(),
+            acks_queued: 0,
+            exactly_once: ExactlyOnce {
+                fresh: settings.qos == QoS::ExactlyOnce,
+                ..ExactlyOnce::default()
+            },
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
@@ -413,7 +487,10 @@ impl Connection {
     }
 
     /// The next event, traced on stderr with -d. After an error, calling it again reconnects.
+    /// A QoS 2 message already delivered (resent by the broker after a reconnect) is not
+    /// delivered again.
     pub async fn next_event(&mut self) -> Result<Event, ConnectionError> {
+        self.send_acks();
         let (event, line) = match &mut self.eventloop {
             EventLoop::V4(eventloop) => match eventloop.poll().await {
                 Ok(event) => {
@@ -437,7 +514,146 @@ impl Connection {
                 _ => {}
             }
         }
-        event
+        match event {
+            Ok(Event::Publish(publish))
+                if publish.qos == 2 && !self.exactly_once.awaiting_pubrel.insert(publish.pkid) =>
+            {
+                if self.debug {
+                    crate::say!(
+                        "skeeter: debug: PUBLISH m{} was delivered before this resend: not again",
+                        publish.pkid
+                    );
+                }
+                if self.manual_acks {
+                    self.acks.push_back((2, publish.pkid));
+                    self.send_acks();
+                }
+                Ok(Event::Other)
+            }
+            Ok(Event::OutgoingAck) => {
+                self.acks_queued = self.acks_queued.saturating_sub(1);
+                self.send_acks();
+                Ok(Event::OutgoingAck)
+            }
+            Ok(Event::Publish(publish)) => {
+                if publish.qos == 2 {
+                    self.exactly_once.unknown.remove(&publish.pkid);
+                }
+                Ok(Event::Publish(publish))
+            }
+            Ok(Event::PubRel(pkid)) => {
+                self.exactly_once.awaiting_pubrel.remove(&pkid);
+                // Released: a PUBREC still waiting for it (for a resend) is of no use now.
+                self.acks.retain(|&ack| ack != (2, pkid));
+                Ok(Event::PubRel(pkid))
+            }
+            Ok(Event::ConnAck { session_present }) => {
+                self.resume_exactly_once(session_present);
+                Ok(Event::ConnAck { session_present })
+            }
+            Err(err) => {
+                // rumqttc emptied the request queue: acks dropped, or kept for the next connection.
+                self.acks_queued = 0;
+                if let Some(pkid) = err.unsolicited() {
+                    self.exactly_once.unknown.insert(pkid);
+                }
+                Err(err)
+            }
+            other => other,
+        }
+    }
+
+    /// After a CONNACK: with the session resumed, tell rumqttc again which incoming QoS 2
+    /// messages await PUBREL, and for which of them it is about to send PUBREC; with a new
+    /// session, there are none.
+    fn resume_exactly_once(&mut self, session_present: bool) {
+        if !session_present {
+            self.exactly_once.awaiting_pubrel.clear();
+            self.exactly_once.unknown.clear();
+            return;
+        }
+        let pending: Vec<u16> = match &self.eventloop {
+            EventLoop::V4(eventloop) => (eventloop.pending.iter())
+                .filter_map(|request| match request {
+                    rumqttc::Request::PubRec(rec) => Some(rec.pkid),
+                    _ => None,
+                })
+                .collect(),
+            EventLoop::V5(eventloop) => (eventloop.pending.iter())
+                .filter_map(|request| match request {
+                    v5::Request::PubRec(rec) => Some(rec.pkid),
+                    _ => None,
+                })
+                .collect(),
+        };
+        if std::mem::take(&mut self.exactly_once.fresh) {
+            // A session an earlier process used: PUBREL may come for any packet id. Answered
+            // with PUBCOMP, as MQTT says, rather than learnt one reconnect at a time.
+            self.await_pubrel(1..=u16::MAX);
+            return;
+        }
+        let known = &self.exactly_once;
+        let expected: Vec<u16> = (known.awaiting_pubrel.iter().chain(&known.unknown))
+            .copied()
+            .chain(pending)
+            .collect();
+        self.await_pubrel(expected);
+    }
+
+    /// Make rumqttc expect a PUBREL for these packet ids (as if their QoS 2 PUBLISH had just
+    /// come; the event and any reply it makes are dropped), so that it answers PUBCOMP rather
+    /// than end the connection over an "unsolicited" PUBREL.
+    fn await_pubrel(&mut self, pkids: impl IntoIterator<Item = u16>) {
+        match &mut self.eventloop {
+            EventLoop::V4(eventloop) => {
+                let state = &mut eventloop.state;
+                let events = state.events.len();
+                for pkid in pkids {
+                    let mut publish = rumqttc::Publish::new("-", QoS::ExactlyOnce, Vec::new());
+                    publish.pkid = pkid;
+                    let _ = state.handle_incoming_packet(rumqttc::Packet::Publish(publish));
+                }
+                state.events.truncate(events);
+            }
+            EventLoop::V5(eventloop) => {
+                let state = &mut eventloop.state;
+                let events = state.events.len();
+                for pkid in pkids {
+                    let qos = qos5(QoS::ExactlyOnce);
+                    let mut publish = mqtt5::Publish::new("-", qos, Vec::new(), None);
+                    publish.pkid = pkid;
+                    let _ = state.handle_incoming_packet(mqtt5::Packet::Publish(publish));
+                }
+                state.events.truncate(events);
+            }
+        }
+    }
+
+    /// With manual acknowledgements: acknowledge a message received (QoS 1 and 2), once it has
+    /// been handled (printed), so that one lost to a crash before that is sent again.
+    pub fn acknowledge(&mut self, publish: &Received) {
+        if self.manual_acks && publish.qos > 0 {
+            self.acks.push_back((publish.qos, publish.pkid));
+            self.send_acks();
+        }
+    }
+
+    /// Move waiting acknowledgements into the request queue, as many as it takes now. The
+    /// broker answers a PUBREC with PUBREL even when the message was released already (its
+    /// PUBREC resent after a reconnect): rumqttc is told to expect that PUBREL.
+    fn send_acks(&mut self) {
+        while self.acks_queued < ACK_ROOM
+            && let Some(&(qos, pkid)) = self.acks.front()
+        {
+            if qos == 2 {
+                self.await_pubrel([pkid]);
+            }
+            if !self.client.try_ack(qos, pkid) {
+                break;
+            }
+            self.acks.pop_front();
+            self.acks_queued += 1;
+        }
     }
 
     /// After poll() failed: move the events rumqttc read but did not deliver into `out`.
@@ -482,7 +698,9 @@ impl Connection {
         let mut requested = false;
         while tokio::time::Instant::now() < deadline {
             if !requested {
-                requested = self.client.try_disconnect();
+                // Acknowledgements first: DISCONNECT is the last packet.
+                self.send_acks();
+                requested = self.acks.is_empty() && self.client.try_disconnect();
             }
             match tokio::time::timeout_at(deadline, self.next_event()).await {
                 Ok(Ok(Event::OutgoingDisconnect)) => {
@@ -698,7 +916,9 @@ fn event_v4(event: rumqttc::Event) -> Event {
         rumqttc::Event::Incoming(Packet::PubAck(_)) => Event::PubAck(0),
         rumqttc::Event::Incoming(Packet::PubRec(_)) => Event::PubRec(0),
         rumqttc::Event::Incoming(Packet::PubComp(_)) => Event::PubComp(0),
+        rumqttc::Event::Incoming(Packet::PubRel(rel)) => Event::PubRel(rel.pkid),
         rumqttc::Event::Outgoing(Outgoing::Publish(pkid)) => Event::OutgoingPublish(pkid),
+        rumqttc::Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubRec(_)) => Event::OutgoingAck,
         rumqttc::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
         _ => Event::Other,
     }
@@ -743,7 +963,9 @@ fn event_v5(event: v5::Event) -> Event {
             mqtt5::PubCompReason::Success => 0,
             mqtt5::PubCompReason::PacketIdentifierNotFound => 0x92,
         }),
+        v5::Event::Incoming(Packet::PubRel(rel)) => Event::PubRel(rel.pkid),
         v5::Event::Outgoing(Outgoing::Publish(pkid)) => Event::OutgoingPublish(pkid),
+        v5::Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubRec(_)) => Event::OutgoingAck,
         v5::Event::Outgoing(Outgoing::Disconnect) => Event::OutgoingDisconnect,
         _ => Event::Other,
     }

@@ -509,7 +509,8 @@ impl Settings {
             .set_keep_alive(self.mqtt.keep_alive())
             .set_clean_session(self.mqtt.clean_session())
             .set_max_packet_size(MAX_PACKET_SIZE, MAX_PACKET_SIZE)
-            .set_inflight(self.mqtt.inflight());
+            .set_inflight(self.mqtt.inflight())
+            .set_manual_acks(self.mqtt.manual_acks());
         if let Some(login) = self.mqtt.credentials() {
             mqtt.set_credentials(login.username, login.password);
         }
@@ -533,6 +534,7 @@ impl Settings {
             .set_max_packet_size(Some(MAX_PACKET_SIZE as u32))
             .set_outgoing_inflight_upper_limit(base.inflight())
             .set_session_expiry_interval(self.session_expiry)
+            .set_manual_acks(base.manual_acks())
             .set_network_options(self.network.clone());
         if let Some(login) = base.credentials() {
             mqtt.set_credentials(login.username, login.password);

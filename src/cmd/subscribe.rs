@@ -1,5 +1,6 @@
 //! `skeeter sub`: subscribe, print each message, stop on -C, -W, -E, a signal or a closed pipe;
-//! reconnect with back-off when the connection drops.
+//! reconnect when the connection drops: at once after a connection that was up, then with
+//! back-off.
 
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
@@ -15,11 +16,25 @@ use crate::exit::{Code, Fatal};
 use crate::format::{Message, Output, Rendered};
 use crate::topic;
 
+/// Reconnect delays: none after a connection that was up (CONNACK received), then 1 s doubling
+/// to 30 s while attempts fail.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The delay after `delay` when another attempt fails: 0, 1 s, 2 s, 4 s ... 30 s.
+fn next_backoff(delay: Duration) -> Duration {
+    if delay.is_zero() {
+        FIRST_BACKOFF
+    } else {
+        (delay * 2).min(MAX_BACKOFF)
+    }
+}
+
 pub async fn run(mut args: SubArgs) -> Result<()> {
     let mut settings = options::settings(&args.connect)?;
+    // A message is acknowledged once printed: one received just before a crash (or kill -9)
+    // stays with the broker, for the next connection of a persistent session.
+    settings.mqtt.set_manual_acks(true);
     // As mosquitto_sub: with -C below 20, no more than that many QoS 1/2 messages in flight.
     settings.receive_maximum = args
         .count
@@ -182,7 +197,8 @@ async fn receive(
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut printed = 0u64;
-    let mut backoff = FIRST_BACKOFF;
+    // The connection is up: if it drops, the first attempt is at once.
+    let mut backoff = Duration::ZERO;
     let mut reconnecting = false;
     let mut clearing = Clearing::default();
     // Set when -C or --retained-only has been met; the loop then only finishes the clearing.
@@ -206,7 +222,7 @@ async fn receive(
                     crate::say!("skeeter: reconnected to {}", connection.address());
                 }
                 reconnecting = false;
-                backoff = FIRST_BACKOFF;
+                backoff = Duration::ZERO;
                 // Clears in flight died with the connection; resubscribing brings their
                 // retained messages back, to be cleared again.
                 clearing.acked = clearing.sent;
@@ -234,11 +250,14 @@ async fn receive(
             }
             Err(err) => {
                 if !settings.quiet {
+                    let when = match backoff.as_secs() {
+                        0 => "reconnecting".to_owned(),
+                        secs => format!("reconnecting in {secs} s"),
+                    };
                     crate::say!(
-                        "skeeter: warning: connection to {} lost: {}; reconnecting in {} s",
+                        "skeeter: warning: connection to {} lost: {}; {when}",
                         connection.address(),
                         client::describe_error(&err),
-                        backoff.as_secs()
                     );
                 }
                 reconnecting = true;
@@ -248,11 +267,12 @@ async fn receive(
                     _ = sigint.recv() => return Ok(Stop::Done),
                     _ = sigterm.recv() => return Ok(Stop::Done),
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff = next_backoff(backoff);
                 continue;
             }
         };
 
+        // Not printed once stopping, so not acknowledged: a persistent session keeps it.
         if stopping {
             continue; // only waiting for the clearing of retained messages to finish
         }
@@ -261,10 +281,12 @@ async fn receive(
             continue;
         }
         if !wanted(&publish, args) {
+            connection.acknowledge(&publish);
             continue;
         }
         if args.remove_retained {
             if clearing.is_own_echo(&publish) {
+                connection.acknowledge(&publish);
                 continue;
             }
             if publish.retain {
@@ -287,6 +309,7 @@ async fn receive(
             )
             .into());
         }
+        connection.acknowledge(&publish);
         printed += 1;
         if args.count == Some(printed) {
             stopping = true;
@@ -473,6 +496,17 @@ mod tests {
             "subscribe\0subscription-identifier\u{0}7",
         ]);
         assert_eq!(subscription_of(&args).id, Some(7));
+    }
+
+    #[test]
+    fn reconnects_at_once_then_backs_off_to_30_s() {
+        let mut delay = Duration::ZERO;
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            delays.push(delay.as_secs());
+            delay = next_backoff(delay);
+        }
+        assert_eq!(delays, [0, 1, 2, 4, 8, 16, 30, 30]);
     }
 
     fn subscription_of(args: &SubArgs) -> Subscription {

@@ -257,6 +257,11 @@ impl Mosquitto {
     pub fn port_arg(&self) -> String {
         self.port.to_string()
     }
+
+    /// The mosquitto process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Mosquitto {
@@ -415,6 +420,11 @@ impl SkeeterBroker {
         }
     }
 
+    /// The broker process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     /// The next line of stdout, waiting at most `limit`; None if none came (or stdout closed).
     pub fn next_line(&self, limit: Duration) -> Option<String> {
         self.stdout.recv_timeout(limit).ok()
@@ -437,10 +447,6 @@ impl SkeeterBroker {
                 Err(_) => panic!("the broker never logged '{text}'"),
             }
         }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// SIGTERM to this broker (by its PID), then wait (at most 10 s, then SIGKILL) for its exit.

@@ -404,7 +404,7 @@ fn connection_cuts(broker_name: &str, broker_port: u16, mqtt5: bool) {
                 states.join("\n")
             );
         }
-        std::thread::sleep(jitter.millis(10, 120));
+        std::thread::sleep(jitter.millis(40, 120));
         proxy.cut();
     }
     assert!(proxy.wait_answered(subscribers.len()));
@@ -451,7 +451,7 @@ fn subscriber_kills(broker_name: &str, broker_port: u16, mqtt5: bool) {
     let mut jitter = Jitter::new();
     let started = Instant::now();
     for _ in 0..FAULTS {
-        std::thread::sleep(jitter.millis(10, 120));
+        std::thread::sleep(jitter.millis(40, 120));
         for (i, subscriber) in subscribers.drain(..).enumerate() {
             printed[i].extend(subscriber.kill());
         }

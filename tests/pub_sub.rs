@@ -602,3 +602,37 @@ fn random_filter_prints_that_percentage_and_counts_all() {
     publish_stdin(&broker, &["-t", "all", "-l", "-q", "1"], input.clone());
     assert_eq!(String::from_utf8(finish(sub)).unwrap(), input);
 }
+
+/// Two subs with one client id: each takeover closes the other's connection (MQTT 3.1.1), and
+/// they take turns at the back-off's pace, not in a tight loop.
+#[test]
+fn two_subs_with_one_client_id_do_not_spin() {
+    use std::io::Read;
+    let broker = common::TestBroker::start();
+    let port = broker.port().to_string();
+    let spawn = || {
+        common::skeeter_std()
+            .args(["sub", "-p", &port, "-i", "twin", "-t", "twins"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut twins = [spawn(), spawn()];
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let mut reconnects = 0;
+    for twin in &mut twins {
+        twin.kill().unwrap();
+        twin.wait().unwrap();
+        let mut stderr = String::new();
+        twin.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        reconnects += stderr.matches("reconnected to").count();
+    }
+    // Back-off 1 s, 2 s, ... for each: a handful in 3 s, where a tight loop makes thousands.
+    assert!(reconnects <= 8, "{reconnects} reconnections in 3 s");
+}

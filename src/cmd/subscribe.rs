@@ -16,9 +16,13 @@ use crate::exit::{Code, Fatal};
 use crate::format::{Message, Output, Rendered};
 use crate::topic;
 
-/// Reconnect delays: none after a connection that was up (CONNACK received), then 1 s doubling
-/// to 30 s while attempts fail.
+/// Reconnect delays: none after a connection that was up (CONNACK received) for at least
+/// STEADY, then 1 s doubling to 30 s while attempts fail.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// A connection lost sooner than this after its CONNACK is not retried at once: two clients
+/// with the same client id (a 3.1.1 broker just closes the one taken over) would otherwise
+/// take the session from each other in a tight loop; they now do so at the back-off's pace.
+const STEADY: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The delay after `delay` when another attempt fails: 0, 1 s, 2 s, 4 s ... 30 s.
@@ -199,6 +203,7 @@ async fn receive(
     let mut printed = 0u64;
     // The connection is up: if it drops, the first attempt is at once.
     let mut backoff = Duration::ZERO;
+    let mut connected_at = Instant::now();
     let mut reconnecting = false;
     let mut clearing = Clearing::default();
     // Set when -C or --retained-only has been met; the loop then only finishes the clearing.
@@ -223,6 +228,7 @@ async fn receive(
                 }
                 reconnecting = false;
                 backoff = Duration::ZERO;
+                connected_at = Instant::now();
                 // Clears in flight died with the connection; resubscribing brings their
                 // retained messages back, to be cleared again.
                 clearing.acked = clearing.sent;
@@ -249,6 +255,9 @@ async fn receive(
                 return Err(client::lost_error(err, connection.address()));
             }
             Err(err) => {
+                if backoff.is_zero() && connected_at.elapsed() < STEADY {
+                    backoff = FIRST_BACKOFF;
+                }
                 if !settings.quiet {
                     let when = match backoff.as_secs() {
                         0 => "reconnecting".to_owned(),

@@ -211,7 +211,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__clean__subcmd__retained)
-            opts="-W -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --dry-run --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-W -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --dry-run --host --port --url --unix --options-file --profile --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +254,10 @@ _skeeter() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +601,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__pub)
-            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --json --retain --repeat --repeat-delay --content-type --message-expiry --response-topic --correlation-data --payload-is-utf8 --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-t -m -f -s -l -n -r -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --message --file --stdin-file --stdin-line --null-message --json --retain --repeat --repeat-delay --content-type --message-expiry --response-topic --correlation-data --payload-is-utf8 --user-property --host --port --url --unix --options-file --profile --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +692,10 @@ _skeeter() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -835,7 +843,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__rr)
-            opts="-t -e -m -f -s -n -v -N -W -F -h -p -L -o -i -I -k -u -P -q -c -x -D -M -A -d -V --topic --response-topic --message --file --stdin-file --null-message --verbose --pretty --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version --protocol-version"
+            opts="-t -e -m -f -s -n -v -N -W -F -h -p -L -o -i -I -k -u -P -q -c -x -D -M -A -d -V --topic --response-topic --message --file --stdin-file --null-message --verbose --pretty --host --port --url --unix --options-file --profile --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version --protocol-version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -914,6 +922,10 @@ _skeeter() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1061,7 +1073,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__run)
-            opts="-t -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --heartbeat --output --retain --require-broker --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-t -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --heartbeat --output --retain --require-broker --host --port --url --unix --options-file --profile --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1120,6 +1132,10 @@ _skeeter() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1267,7 +1283,7 @@ _skeeter() {
             return 0
             ;;
         skeeter__subcmd__sub)
-            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --json --random-filter --remove-retained --no-local --retain-as-published --retain-handling --subscription-id --user-property --host --port --url --unix --options-file --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
+            opts="-t -T -U -v -N -C -W -R -E -F -h -p -L -o -i -I -k -u -P -q -c -x -D -V -M -A -d --topic --filter-out --unsubscribe --verbose --retained-only --pretty --json --random-filter --remove-retained --no-local --retain-as-published --retain-handling --subscription-id --user-property --host --port --url --unix --options-file --profile --id --id-prefix --keepalive --username --pw --pw-file --qos --disable-clean-session --session-expiry --property --protocol-version --max-inflight --will-topic --will-payload --will-qos --will-retain --nodelay --proxy --bind-address --ws --ws-path --cafile --capath --tls-use-os-certs --cert --key --tls-version --insecure --tls-alpn --no-tls --debug --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1358,6 +1374,10 @@ _skeeter() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

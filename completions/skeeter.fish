@@ -51,6 +51,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s p -l port -d 'Br
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
@@ -107,6 +108,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s p -l port -d 'Br
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
@@ -163,6 +165,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s p -l port -d 'Bro
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
@@ -214,6 +217,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s p -l port -d 'Br
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
@@ -256,6 +260,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s p -l 
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r

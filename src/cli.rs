@@ -84,6 +84,13 @@ pub struct ConnectArgs {
     #[arg(short = 'o', long = "options-file", value_name = "FILE")]
     pub options_file: Option<PathBuf>,
 
+    /// Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml
+    /// ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port,
+    /// cafile, username, password_file, ...). Options and their environment variables override
+    /// the profile's settings.
+    #[arg(long, env = "SKEETER_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// Client id [default: empty, the broker assigns one].
     #[arg(short = 'i', long, env = "SKEETER_ID", conflicts_with = "id_prefix")]
     pub id: Option<String>,
@@ -719,6 +726,7 @@ Examples:
 #[command(
     disable_help_flag = true,
     disable_version_flag = true,
+    args_override_self = true,
     after_long_help = format!("{CLEAN_RETAINED_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct CleanRetainedArgs {
@@ -762,6 +770,7 @@ Examples:
 #[command(
     disable_help_flag = true,
     disable_version_flag = true,
+    args_override_self = true,
     after_long_help = format!("{RUN_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
 )]
 pub struct RunArgs {

@@ -21,5 +21,6 @@ pub mod cmd;
 pub mod exit;
 pub mod format;
 pub mod options_file;
+pub mod profile;
 pub mod topic;
 mod wire;

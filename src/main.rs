@@ -7,7 +7,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use skeeter::cli::{self, Cli, Command, Personality};
 use skeeter::exit::{self, Code};
-use skeeter::{cmd, options_file};
+use skeeter::{cmd, options_file, profile};
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -27,6 +27,12 @@ fn main() -> ExitCode {
         })
     };
     if let Err(message) = insert_options_file(&mut args, personality, mosquitto_name) {
+        skeeter::say!("skeeter: error: {message}");
+        return exit_code(Code::Usage);
+    }
+    if let Some(start) = client_options_start(&args, personality)
+        && let Err(message) = profile::insert(&mut args, start)
+    {
         skeeter::say!("skeeter: error: {message}");
         return exit_code(Code::Usage);
     }
@@ -116,17 +122,26 @@ fn insert_options_file(
     Ok(())
 }
 
-/// pub and sub: each -D's 3 or 4 words become one, for clap (see client::properties).
-fn group_property_args(args: &mut Vec<std::ffi::OsString>, personality: Option<Personality>) {
-    let start = match personality {
-        Some(Personality::Pub | Personality::Sub | Personality::Rr) => 1,
-        Some(_) => return,
+/// Where a client command's options start in argv (None for the broker and the others).
+fn client_options_start(
+    args: &[std::ffi::OsString],
+    personality: Option<Personality>,
+) -> Option<usize> {
+    match personality {
+        Some(Personality::Pub | Personality::Sub | Personality::Rr) => Some(1),
+        Some(_) => None,
         None => match args.get(1).and_then(|a| a.to_str()) {
-            Some("pub" | "sub" | "rr") => 2,
-            _ => return,
+            Some("pub" | "sub" | "rr" | "run" | "clean-retained" | "probe") => Some(2),
+            _ => None,
         },
-    };
-    skeeter::client::properties::group_property_args(args, start);
+    }
+}
+
+/// Client commands: each -D's 3 or 4 words become one, for clap (see client::properties).
+fn group_property_args(args: &mut Vec<std::ffi::OsString>, personality: Option<Personality>) {
+    if let Some(start) = client_options_start(args, personality) {
+        skeeter::client::properties::group_property_args(args, start);
+    }
 }
 
 /// Parse argv as one subcommand run directly under a link name (flags start at argv[1]).

@@ -23,7 +23,7 @@ use crate::topic;
                   mosquitto_pub, mosquitto_sub, mosquitto_rr, skeeter-pub, skeeter-sub, \
                   skeeter-rr or skeeter-broker, it \
                   acts as that subcommand directly (see 'skeeter links').",
-    after_long_help = EXIT_STATUS_HELP,
+    after_long_help = format!("{EXIT_STATUS_HELP}\n\n{TOP_EXAMPLES}"),
     propagate_version = true,
 )]
 pub struct Cli {
@@ -462,7 +462,7 @@ fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{PUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{PUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{PUB_EXAMPLES}"),
 )]
 pub struct PubArgs {
     /// Topic to publish to (no wildcards).
@@ -551,7 +551,7 @@ pub struct PublishPropertyArgs {
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{FORMAT_HELP}\n\n{SUB_RECONNECT}\n\n{SUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{FORMAT_HELP}\n\n{SUB_RECONNECT}\n\n{SUB_DIFFERENCES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{SUB_EXAMPLES}"),
 )]
 pub struct SubArgs {
     /// Topic filter to subscribe to (repeatable; + and # wildcards).
@@ -658,7 +658,7 @@ message); rr sends DISCONNECT, so a will is not published; -V other than 5 is an
     disable_version_flag = true,
     args_override_self = true,
     mut_arg("protocol_version", |arg| arg.default_value("5")),
-    after_long_help = format!("{FORMAT_HELP}\n\n{RR_NOTES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{FORMAT_HELP}\n\n{RR_NOTES}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{RR_EXAMPLES}"),
 )]
 pub struct RrArgs {
     /// Topic to send the request to (no wildcards).
@@ -715,11 +715,49 @@ topic of its own (skeeter/clean-retained/ID), and once the broker has acknowledg
 message there (QoS 0, not retained). The broker sends it after the retained messages it had
 queued, so when it comes back the listing is complete: no fresh message on FILTER is needed
 (mosquitto_sub --remove-retained waits for one). Each cleared topic gets an empty retained message
-at QoS 1, acknowledged before skeeter exits. $SYS topics are never matched by a leading wildcard.
+at QoS 1, acknowledged before skeeter exits. $SYS topics are never matched by a leading wildcard.";
 
+const CLEAN_RETAINED_EXAMPLES: &str = "\
 Examples:
   skeeter clean-retained --dry-run 'processes/#'    # list what would go
   skeeter clean-retained 'processes/old-host/#'     # clear it";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  skeeter broker &                                  # a broker of your own, on 127.0.0.1:1883
+  skeeter sub -v -t 'conf/#'
+  skeeter pub -t conf/hello -m 'Hello MQTT'
+  skeeter run -t processes/backup -- ./backup.sh    # a cron job reporting its state";
+
+const PUB_EXAMPLES: &str = "\
+Examples:
+  skeeter pub -t conf/hello -m 'Hello MQTT'
+  skeeter pub -t processes/run.sh -m Starting -r -q 1          # retained, acknowledged
+  skeeter pub -t 'conf/thirsty' -m 'Beertime?' --will-topic clients/me/status --will-payload gone
+  seq 200000 | skeeter pub -t numbers -l -q 1                   # one message per line
+  skeeter pub -t blobs/photo -f photo.jpg                       # binary safe, up to 256 MB
+  skeeter sub -t '#' --json | skeeter pub -h other-broker --json   # replay traffic";
+
+const SUB_EXAMPLES: &str = "\
+Examples:
+  skeeter sub -v -t 'conf/#'
+  skeeter sub -h localhost -v -t 'processes/#'                  # watch the cron jobs report
+  skeeter sub -t sensors/+/temp -C 10 -W 30                     # ten messages, or exit 27
+  skeeter sub -t '$SYS/broker/#' -v -C 20                       # the broker's statistics
+  skeeter sub -t 'logs/#' --json | jq .payload                  # JSON lines for scripts
+  skeeter sub -t 'conf/#' -F '%I %t %p'                         # time, topic, payload";
+
+const RR_EXAMPLES: &str = "\
+Examples:
+  skeeter rr -t service/time -e service/time/reply -m now
+  skeeter rr -t rpc/backup/status -e rpc/replies/$$ -m '{\"job\":\"nightly\"}' -W 5";
+
+const BROKER_EXAMPLES: &str = "\
+Examples:
+  skeeter broker                                   # 127.0.0.1:1883, for a laptop or CI
+  skeeter broker --port 0 -q                       # a free port, printed on stdout, for tests
+  skeeter broker --bind 0.0.0.0 --password-file /etc/skeeter/passwords --acl-file /etc/skeeter/acl
+  skeeter broker -c /etc/mosquitto/mosquitto.conf --persistence-file /var/lib/skeeter/broker.db";
 
 /// `skeeter clean-retained`: the retained messages under a filter, listed or cleared.
 #[derive(Debug, Clone, Args)]
@@ -727,7 +765,7 @@ Examples:
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{CLEAN_RETAINED_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{CLEAN_RETAINED_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{CLEAN_RETAINED_EXAMPLES}"),
 )]
 pub struct CleanRetainedArgs {
     /// The topic filter whose retained messages go (wildcards allowed).
@@ -759,11 +797,13 @@ What it publishes (JSON, retained unless --retain false, at QoS 1 or more):
 Signals (INT, TERM, HUP, QUIT, USR1, USR2) are passed to the command. skeeter exits with the
 command's exit code, 128+N when a signal N ended it, 127 when it could not be started. If the
 broker cannot be reached the command runs all the same (one warning line on stderr), unless
---require-broker.
+--require-broker.";
 
+const RUN_EXAMPLES: &str = "\
 Examples:
   skeeter run -t processes/backup --heartbeat 60 -- /usr/local/bin/backup.sh --full
-  skeeter sub -t 'processes/#' --json          # watch every job from anywhere";
+  skeeter run -t processes/$(hostname)/rsync --output none -- rsync -a /srv/ backup:/srv/
+  skeeter sub -v -t 'processes/#'              # watch every job from anywhere (or --json)";
 
 /// `skeeter run`: a command wrapped in MQTT status reports.
 #[derive(Debug, Clone, Args)]
@@ -771,7 +811,7 @@ Examples:
     disable_help_flag = true,
     disable_version_flag = true,
     args_override_self = true,
-    after_long_help = format!("{RUN_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}"),
+    after_long_help = format!("{RUN_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{RUN_EXAMPLES}"),
 )]
 pub struct RunArgs {
     /// The job's topic: its state goes here, its output under TOPIC/out and TOPIC/err.
@@ -805,7 +845,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(after_long_help = EXIT_STATUS_HELP)]
+#[command(after_long_help = format!("{EXIT_STATUS_HELP}\n\n{BROKER_EXAMPLES}"))]
 pub struct BrokerArgs {
     /// Port to listen on (0 picks a free one; the bound address is printed).
     #[arg(short = 'p', long, env = "SKEETER_BROKER_PORT", default_value_t = 1883)]

@@ -9,8 +9,7 @@
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        $crate::term::say(format!($($arg)*));
     }};
 }
 
@@ -22,5 +21,6 @@ pub mod exit;
 pub mod format;
 pub mod options_file;
 pub mod profile;
+pub mod term;
 pub mod topic;
 mod wire;

@@ -319,3 +319,34 @@ fn generated_files_are_up_to_date() {
         }
     }
 }
+
+/// Every command's --help ends with examples from real use (the talk's among them).
+#[test]
+fn help_ends_with_examples() {
+    for (command, expected) in [
+        (&[][..], "skeeter pub -t conf/hello -m 'Hello MQTT'"),
+        (&["pub"], "skeeter pub -t conf/hello -m 'Hello MQTT'"),
+        (&["sub"], "skeeter sub -v -t 'conf/#'"),
+        (&["rr"], "skeeter rr -t"),
+        (&["run"], "skeeter run -t processes/backup"),
+        (&["clean-retained"], "skeeter clean-retained --dry-run"),
+        (&["broker"], "skeeter broker --port 0"),
+    ] {
+        let output = common::skeeter()
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command:?}");
+        let help = String::from_utf8(output.stdout).unwrap();
+        let examples = help.rsplit_once("Examples:\n").map(|(_, tail)| tail);
+        let examples = examples.unwrap_or_else(|| panic!("{command:?}: no examples at the end"));
+        assert!(examples.contains(expected), "{command:?}: {examples}");
+        assert!(
+            examples
+                .lines()
+                .all(|line| line.starts_with("  skeeter") || line.starts_with("  seq")),
+            "{command:?}: the examples end the help: {examples}"
+        );
+    }
+}

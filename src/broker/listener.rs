@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -98,6 +99,7 @@ async fn open(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let _live = Live::new(Arc::clone(&shared));
     let _ = stream.set_nodelay(true);
     let scheme = transport.scheme();
     let peer = |identity| Peer {
@@ -184,5 +186,22 @@ async fn secure(
     match identity {
         Some(identity) => Ok((stream, Some(identity))),
         None => Err("no client certificate common name to use as username".into()),
+    }
+}
+
+/// One in the broker's count of live connections for as long as it lives, however its task
+/// ends.
+struct Live(Arc<Shared>);
+
+impl Live {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        Live(shared)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

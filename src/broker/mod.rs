@@ -10,6 +10,8 @@ pub mod auth;
 mod codec;
 pub mod config;
 mod connection;
+#[doc(hidden)]
+pub mod fuzz;
 mod listener;
 mod retain;
 mod router;
@@ -21,7 +23,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -130,6 +132,8 @@ pub(crate) struct Shared {
     pub retained: Retained,
     /// Messages dropped because a subscriber's queue was full.
     pub dropped: AtomicU64,
+    /// Connections accepted and not yet ended (handshakes included).
+    pub connections: AtomicUsize,
 }
 
 impl Shared {
@@ -140,6 +144,7 @@ impl Shared {
             router: Router::default(),
             retained: Retained::default(),
             dropped: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
         }
     }
 
@@ -320,6 +325,16 @@ impl Broker {
         self.shared.router.count()
     }
 
+    /// How many sessions the broker holds now, online or kept for a client that is away.
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.count()
+    }
+
+    /// How many client connections are open now, from accept to close (handshakes included).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
     /// Stop accepting, close every connection, and wait for every task to end.
     pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
@@ -425,6 +440,16 @@ impl BackgroundBroker {
     /// wait until its subscribers are in place before it publishes.
     pub fn subscriptions(&self) -> usize {
         self.shared.router.count()
+    }
+
+    /// How many sessions the broker holds now, online or kept for a client that is away.
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.count()
+    }
+
+    /// How many client connections are open now, from accept to close (handshakes included).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
     }
 
     /// Stop the broker and wait for its thread to end.

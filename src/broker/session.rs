@@ -572,6 +572,11 @@ impl Sessions {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// How many sessions there are, online or not.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),

@@ -570,6 +570,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let max = shared.config.max_packet_size;
     // MQTT 5 topic aliases this client set, for this connection only.
     let mut aliases = HashMap::new();
+    // Keep-alive counts whole packets, not bytes: a client dripping a byte at a time is not alive.
+    let mut alive_until = keep_alive.map(|limit| Instant::now() + limit);
     loop {
         loop {
             let handled = if protocol == Protocol::V5 {
@@ -588,6 +590,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             if let Err(end) = handled {
                 return end;
             }
+            alive_until = keep_alive.map(|limit| Instant::now() + limit);
         }
         while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
             drained.notified().await;
@@ -596,8 +599,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
             buf.reserve(READ_CHUNK);
         }
         let read = reader.read_buf(buf);
-        let result = match keep_alive {
-            Some(limit) => match timeout(limit, read).await {
+        let result = match alive_until {
+            Some(deadline) => match timeout_at(deadline, read).await {
                 Ok(result) => result,
                 Err(_) => return End::KeepAliveExpired,
             },

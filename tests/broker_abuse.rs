@@ -124,6 +124,9 @@ fn valid_packets(version: Version, rng: &mut StdRng, n: usize) -> Vec<u8> {
         9 if version == Version::V5 && n % 7 == 6 => frames::auth(),
         9 => frames::pingreq(),
         10 if n % 5 == 4 => frames::disconnect(version),
+        10 if version == Version::V5 && n % 5 == 3 => {
+            frames::disconnect_with_expiry(rng.random_range(0..3))
+        }
         _ => {
             // A second CONNECT (a protocol error) now and then.
             let id = format!("abuse-{}", rng.random_range(0..50));
@@ -258,7 +261,7 @@ async fn abuse_once(addr: SocketAddr, rng: &mut StdRng, tally: &Tally) {
     tally.packets.fetch_add(packets, Ordering::Relaxed);
     if rng.random_bool(0.1) {
         // An abortive close (RST).
-        let _ = stream.set_linger(Some(Duration::ZERO));
+        frames::reset_on_drop(&stream);
         return;
     }
     let _ = stream.shutdown().await;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -390,9 +391,11 @@ pub(crate) async fn serve<S>(
 
     let (mut reader, mut writer) = tokio::io::split(stream);
     let drained = Notify::new();
+    // Whether the writer took its first batch, the one with the CONNACK.
+    let answered = AtomicBool::new(false);
     let end = tokio::select! {
         end = read_loop(&mut reader, &mut buf, &session, link.id, &shared, keep_alive, &drained, protocol) => end,
-        end = write_loop(&mut writer, &session, &link, &shared, &drained) => end,
+        end = write_loop(&mut writer, &session, &link, &shared, &drained, &answered) => end,
         _ = link.kick.notified() => End::TakenOver,
         _ = stopping(&mut shutdown) => End::Shutdown,
     };
@@ -400,7 +403,12 @@ pub(crate) async fn serve<S>(
         && let Some(reason) = end.disconnect_reason()
     {
         let mut out = session.take_replies(link.id);
-        out.extend_from_slice(&codec::disconnect_v5(reason));
+        // The CONNACK comes first, always: a connection taken over before its writer took the
+        // CONNACK (the new one cleared it) ends without a word.
+        let connack_out = answered.load(Ordering::Relaxed) || !out.is_empty();
+        if connack_out {
+            out.extend_from_slice(&codec::disconnect_v5(reason));
+        }
         let _ = timeout(REFUSAL_LINGER, async {
             writer.write_all(&out).await?;
             writer.flush().await
@@ -863,6 +871,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     link: &Link,
     shared: &Shared,
     drained: &Notify,
+    answered: &AtomicBool,
 ) -> End {
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut outbound = Vec::new();
@@ -878,6 +887,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             link.wake.notified().await;
             continue;
         }
+        answered.store(true, Ordering::Relaxed);
         for item in outbound.drain(..) {
             match item {
                 Outbound::Publish {

@@ -149,15 +149,30 @@ pub fn pingreq() -> Vec<u8> {
     vec![0xc0, 0x00]
 }
 
+/// DISCONNECT (MQTT 5: normal disconnection, the session expiry left as it is).
 pub fn disconnect(version: Version) -> Vec<u8> {
     match version {
         Version::V311 => vec![0xe0, 0x00],
-        // Normal disconnection, session expiry set to 0.
-        Version::V5 => frame(0xe0, &[0x00, 0x05, 0x11, 0, 0, 0, 0]),
+        Version::V5 => vec![0xe0, 0x01, 0x00],
     }
+}
+
+/// MQTT 5 DISCONNECT that sets the session expiry interval (a protocol error if CONNECT's was
+/// 0 and this one is not).
+pub fn disconnect_with_expiry(expiry: u32) -> Vec<u8> {
+    let mut body = vec![0x00, 0x05, 0x11];
+    body.extend_from_slice(&expiry.to_be_bytes());
+    frame(0xe0, &body)
 }
 
 /// MQTT 5 AUTH (re-authenticate), which the broker refuses.
 pub fn auth() -> Vec<u8> {
     frame(0xf0, &[0x19, 0x00])
+}
+
+/// Close with a reset (RST) instead of a FIN when the socket is dropped.
+pub fn reset_on_drop(stream: &tokio::net::TcpStream) {
+    // A zero linger does not block on drop: the reset is sent at once.
+    #[allow(deprecated)]
+    let _ = stream.set_linger(Some(std::time::Duration::ZERO));
 }

@@ -193,11 +193,22 @@ async fn bytes_that_never_make_a_packet_do_not_keep_a_client_alive() {
     broker.stop().await;
 }
 
+/// How the clients of a storm connect.
+#[derive(Clone, Copy)]
+enum Sessions {
+    /// MQTT 3.1.1 or 5, clean session / clean start with expiry 0.
+    Clean,
+    /// MQTT 3.1.1 or 5, a session that never expires.
+    Persistent,
+    /// MQTT 5 only, with this session expiry interval and a will delayed by 1 s.
+    Expiring(u32),
+}
+
 /// One connect of the storm: CONNECT (and SUBSCRIBE) with `client_id`, then one of: wait for
 /// the CONNACK and DISCONNECT, close at once, reset at once, or stay until taken over (a
 /// little while at most).
-async fn storm_connect(addr: SocketAddr, client_id: &str, clean: bool, rng: &mut StdRng) {
-    let version = if rng.random_bool(0.5) {
+async fn storm_connect(addr: SocketAddr, client_id: &str, sessions: Sessions, rng: &mut StdRng) {
+    let version = if rng.random_bool(0.5) || matches!(sessions, Sessions::Expiring(_)) {
         Version::V5
     } else {
         Version::V311
@@ -205,8 +216,12 @@ async fn storm_connect(addr: SocketAddr, client_id: &str, clean: bool, rng: &mut
     let Ok(Ok(mut stream)) = timeout(WAIT, TcpStream::connect(addr)).await else {
         panic!("connect to the broker");
     };
-    let expiry = if clean { 0 } else { u32::MAX };
-    let mut bytes = frames::connect(version, client_id, clean, 30, None, None, expiry);
+    let (clean, expiry, will) = match sessions {
+        Sessions::Clean => (true, 0, None),
+        Sessions::Persistent => (false, u32::MAX, None),
+        Sessions::Expiring(expiry) => (false, expiry, Some(("storm/will", &b"gone"[..], 1))),
+    };
+    let mut bytes = frames::connect(version, client_id, clean, 30, will, None, expiry);
     bytes.extend(frames::subscribe(version, 1, &[("storm/#", 1)]));
     if stream.write_all(&bytes).await.is_err() {
         return; // taken over before it was even written: fine
@@ -230,7 +245,7 @@ async fn storm_connect(addr: SocketAddr, client_id: &str, clean: bool, rng: &mut
     }
 }
 
-async fn storm(addr: SocketAddr, ids: &'static [&'static str], clean: bool, seed: u64) {
+async fn storm(addr: SocketAddr, ids: &'static [&'static str], sessions: Sessions, seed: u64) {
     const CONNECTS: usize = 2_000;
     const AT_ONCE: usize = 50;
     let done = Arc::new(AtomicUsize::new(0));
@@ -241,7 +256,7 @@ async fn storm(addr: SocketAddr, ids: &'static [&'static str], clean: bool, seed
                 let mut rng = StdRng::seed_from_u64(seed + n as u64);
                 while done.fetch_add(1, Ordering::Relaxed) < CONNECTS {
                     let id = ids[rng.random_range(0..ids.len())];
-                    storm_connect(addr, id, clean, &mut rng).await;
+                    storm_connect(addr, id, sessions, &mut rng).await;
                 }
             })
         })
@@ -268,13 +283,13 @@ async fn a_client_id_takeover_storm_leaves_nothing_behind() {
 
     // Clean sessions: when the storm is over, nothing is left.
     let started = Instant::now();
-    storm(addr, &["s0", "s1", "s2", "s3", "s4"], true, 1).await;
+    storm(addr, &["s0", "s1", "s2", "s3", "s4"], Sessions::Clean, 1).await;
     settles_at(&broker, 0, 0, 0).await;
 
     // Persistent sessions: one per client id is left, with its subscription, and no
     // connection; a clean connect of each id then ends them.
     const PERSISTENT: &[&str] = &["p0", "p1", "p2", "p3", "p4"];
-    storm(addr, PERSISTENT, false, 100).await;
+    storm(addr, PERSISTENT, Sessions::Persistent, 100).await;
     settles_at(&broker, 0, PERSISTENT.len(), PERSISTENT.len()).await;
     eprintln!(
         "storm: 4,000 connects on 10 client ids in {:.1?}",
@@ -289,5 +304,49 @@ async fn a_client_id_takeover_storm_leaves_nothing_behind() {
     }
     settles_at(&broker, 0, 0, 0).await;
     assert_eq!(panics.load(Ordering::SeqCst), 0, "something panicked");
+    broker.stop().await;
+}
+
+/// Tasks alive on the runtime that runs the test and its broker.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Wait (at most 10 s) until `count` tasks are alive.
+async fn tasks_settle_at(count: usize) {
+    let deadline = Instant::now() + WAIT;
+    while alive_tasks() != count {
+        assert!(
+            Instant::now() < deadline,
+            "{} tasks alive, expected {count}",
+            alive_tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnecting_sessions_with_an_expiry_leave_no_timers_behind() {
+    let broker = start(Duration::from_secs(10)).await;
+    let addr = broker.local_addr();
+    let idle = alive_tasks();
+    // Every end of a connection sets off an expiry timer of an hour (and a will delayed by
+    // 1 s): each must go when the next connection takes its session back.
+    const IDS: &[&str] = &["e0", "e1", "e2", "e3", "e4"];
+    storm(addr, IDS, Sessions::Expiring(3600), 200).await;
+    settles_at(&broker, 0, IDS.len(), IDS.len()).await;
+    // One expiry timer per session is left: the last connection's.
+    tasks_settle_at(idle + IDS.len()).await;
+    for id in IDS {
+        let mut client = open(addr).await;
+        let mut bytes = frames::connect(Version::V5, id, true, 30, None, None, 0);
+        bytes.extend(frames::disconnect(Version::V5));
+        client.write_all(&bytes).await.unwrap();
+        until_closed(&mut client, WAIT).await.expect("closed");
+    }
+    settles_at(&broker, 0, 0, 0).await;
+    tasks_settle_at(idle).await;
     broker.stop().await;
 }

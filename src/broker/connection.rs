@@ -417,16 +417,17 @@ pub(crate) async fn serve<S>(
     }
     let keep_for = shared.sessions.close(&session, link.id, &shared.router);
     if let Some(keep_for) = keep_for {
-        let (shared, session, mut shutdown) =
+        let (shared, expiring, mut shutdown) =
             (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
-        tokio::spawn(async move {
+        let timer = tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(keep_for) => {
-                    shared.sessions.expire(&session, link.id, &shared.router);
+                    shared.sessions.expire(&expiring, link.id, &shared.router);
                 }
                 _ = stopping(&mut shutdown) => {}
             }
         });
+        session.add_timer(link.id, timer.abort_handle());
     }
     if end.publishes_will()
         && let Some(will) = will
@@ -438,19 +439,20 @@ pub(crate) async fn serve<S>(
         if delay == 0 {
             shared.publish(will.message(), will.retain, Some(&client_id));
         } else {
-            let (shared, session, mut shutdown) =
+            let (shared, delayed, mut shutdown) =
                 (Arc::clone(&shared), Arc::clone(&session), shutdown.clone());
             let client_id = client_id.clone();
-            tokio::spawn(async move {
+            let timer = tokio::spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
-                        if !shared.sessions.resumed_since(&session, link.id) {
+                        if !shared.sessions.resumed_since(&delayed, link.id) {
                             shared.publish(will.message(), will.retain, Some(&client_id));
                         }
                     }
                     _ = stopping(&mut shutdown) => {}
                 }
             });
+            session.add_timer(link.id, timer.abort_handle());
         }
     }
     shared.log(format_args!("client {client_id} disconnected ({end})"));

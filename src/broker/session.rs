@@ -14,6 +14,7 @@ use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubComp, PubRel, SubAck, SubscribeReasonCode, UnsubAck};
 use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Shared;
@@ -115,6 +116,9 @@ struct SessionState {
     username: Option<String>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
+    /// The expiry and will-delay timers set off by the last connection's end: aborted when
+    /// another connection attaches, so reconnects never pile them up.
+    timers: Vec<AbortHandle>,
 }
 
 impl SessionState {
@@ -215,6 +219,7 @@ impl Session {
                 link: None,
                 username: None,
                 resend_inflight: false,
+                timers: Vec::new(),
             }),
         }
     }
@@ -276,6 +281,18 @@ impl Session {
         self.linked(link_id)
             .map(|mut state| std::mem::take(&mut state.replies))
             .unwrap_or_default()
+    }
+
+    /// Keep a timer set off by the end of connection `link_id`, to be aborted when another
+    /// connection attaches (at once if one already has).
+    pub fn add_timer(&self, link_id: u64, timer: AbortHandle) {
+        let mut state = self.lock();
+        if state.link.is_none() && state.last_link == Some(link_id) {
+            state.timers.retain(|timer| !timer.is_finished());
+            state.timers.push(timer);
+        } else {
+            timer.abort();
+        }
     }
 
     pub fn is_online(&self) -> bool {
@@ -622,6 +639,10 @@ impl Sessions {
                 let mut state = previous.lock();
                 if let Some(old) = state.link.take() {
                     old.kick.notify_one();
+                }
+                // Its expiry and delayed will are void now (both check this when they fire).
+                for timer in state.timers.drain(..) {
+                    timer.abort();
                 }
                 // A session with expiry 0 ends with its connection, so it is never resumed.
                 if clean || state.expiry == 0 {

@@ -97,7 +97,10 @@ pub fn run_connection(bytes: &[u8]) -> usize {
             tokio::time::sleep(STAGGER).await;
         }
         close.send_replace(true);
-        let _ = tokio::time::timeout(RUN_LIMIT, join_all(&mut served)).await;
+        let ended = tokio::time::timeout(RUN_LIMIT, join_all(&mut served)).await;
+        if ended.is_ok() {
+            check_consistent(&shared);
+        }
         stop.send_replace(true);
         join_all(&mut served).await;
         let mut received = 0;
@@ -106,6 +109,24 @@ pub fn run_connection(bytes: &[u8]) -> usize {
         }
         received
     })
+}
+
+/// Once every connection has ended: no session is left online, and every subscription in the
+/// router belongs to the session its client id has now (none to a discarded one).
+fn check_consistent(shared: &Shared) {
+    for session in shared.router.subscribed_sessions() {
+        let current = shared.sessions.get(&session.client_id);
+        assert!(
+            current.is_some_and(|current| Arc::ptr_eq(&current, &session)),
+            "a subscription of {:?} outlived its session",
+            session.client_id
+        );
+        assert!(
+            !session.is_online(),
+            "session {:?} online without a connection",
+            session.client_id
+        );
+    }
 }
 
 /// Wait for every connection task, passing on a panic of any.

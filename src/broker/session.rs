@@ -594,6 +594,11 @@ impl Sessions {
         self.lock().len()
     }
 
+    /// The session of `client_id` now, if there is one.
+    pub fn get(&self, client_id: &str) -> Option<Arc<Session>> {
+        self.lock().get(client_id).cloned()
+    }
+
     pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),

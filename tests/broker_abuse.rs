@@ -101,7 +101,7 @@ fn valid_packets(version: Version, rng: &mut StdRng, n: usize) -> Vec<u8> {
     let topic = ["x/a", "x/b/c", "x/$sys", "x", "x/retained"][rng.random_range(0..5)];
     let qos = rng.random_range(0..3);
     match rng.random_range(0..12) {
-        0 | 1 | 2 => {
+        0..=2 => {
             let payload = vec![b'p'; rng.random_range(0..200)];
             let alias = (version == Version::V5 && rng.random_bool(0.3)).then_some(1);
             let retain = rng.random_bool(0.2);

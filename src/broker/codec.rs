@@ -187,11 +187,23 @@ fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, ProtocolError> 
     }
 }
 
+/// Room a frame's body is given at once, before its bytes arrive.
+const EAGER_RESERVE: usize = 1 << 20;
+
+/// Room for the rest of the frame at the start of `buf`: all of it up to [`EAGER_RESERVE`], and
+/// beyond that as much again as has arrived, so a header alone (5 bytes announcing 256 MiB)
+/// cannot make the broker allocate its whole packet size limit, while a large body still grows
+/// the buffer geometrically (each byte copied a bounded number of times).
+fn reserve_body(buf: &mut BytesMut, frame_len: usize) {
+    let missing = frame_len - buf.len();
+    buf.reserve(missing.min(EAGER_RESERVE.max(buf.len())));
+}
+
 /// Take the next complete packet off `buf`, checked; `Ok(None)` means read more bytes.
 ///
 /// The size limit (of the whole packet, fixed header included) is checked on the fixed header
-/// alone, before the body is buffered; when the body is still to come, `buf` is grown once to
-/// hold all of it.
+/// alone, before the body is buffered; when the body is still to come, `buf` is grown for it
+/// ([`reserve_body`]).
 pub(crate) fn read_packet(
     buf: &mut BytesMut,
     max_packet_size: usize,
@@ -209,7 +221,7 @@ pub(crate) fn read_packet(
     check_fixed_header(header.byte1, header.remaining_len)?;
     let frame_len = header.header_len + header.remaining_len;
     if buf.len() < frame_len {
-        buf.reserve(frame_len - buf.len());
+        reserve_body(buf, frame_len);
         return Ok(None);
     }
     check_raw_body(header.byte1 >> 4, &buf[header.header_len..frame_len])?;
@@ -400,7 +412,7 @@ pub(crate) fn read_packet_v5(
     }
     let frame_len = header.header_len + header.remaining_len;
     if buf.len() < frame_len {
-        buf.reserve(frame_len - buf.len());
+        reserve_body(buf, frame_len);
         return Ok(None);
     }
     let body = &buf[header.header_len..frame_len];
@@ -920,5 +932,29 @@ mod tests {
         let mut buf = BytesMut::from(&[0x30u8, 0x80, 0x80, 0x04][..]);
         assert!(matches!(read_packet(&mut buf, 1 << 20), Ok(None)));
         assert!(buf.capacity() >= 65536 + 4);
+    }
+
+    #[test]
+    fn a_header_alone_does_not_allocate_the_packet_size_limit() {
+        // 268 435 455 bytes announced, none sent: the buffer grows by a bounded step only.
+        for read in [read_packet_v4_none, read_packet_v5_none] {
+            let mut buf = BytesMut::from(&[0x30u8, 0xff, 0xff, 0xff, 0x7f][..]);
+            read(&mut buf);
+            assert!(buf.capacity() <= 2 * EAGER_RESERVE, "{}", buf.capacity());
+            // As the body arrives, the room grows with it.
+            buf.resize(3 * EAGER_RESERVE, 0);
+            read(&mut buf);
+            assert!(buf.capacity() >= 6 * EAGER_RESERVE, "{}", buf.capacity());
+        }
+    }
+
+    fn read_packet_v4_none(buf: &mut BytesMut) {
+        let max = crate::broker::MQTT_MAX_PACKET;
+        assert!(matches!(read_packet(buf, max), Ok(None)));
+    }
+
+    fn read_packet_v5_none(buf: &mut BytesMut) {
+        let max = crate::broker::MQTT_MAX_PACKET;
+        assert!(matches!(read_packet_v5(buf, max), Ok(None)));
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -470,9 +471,11 @@ pub(crate) async fn serve<S>(
 
     let (mut reader, mut writer) = tokio::io::split(stream);
     let drained = Notify::new();
+    // Whether the writer took its first batch, the one with the CONNACK.
+    let answered = AtomicBool::new(false);
     let end = tokio::select! {
         end = read_loop(&mut reader, &mut buf, &session, link.id, &shared, keep_alive, &drained, protocol) => end,
-        end = write_loop(&mut writer, &session, &link, &shared, &drained) => end,
+        end = write_loop(&mut writer, &session, &link, &shared, &drained, &answered) => end,
         _ = link.kick.notified() => End::TakenOver,
         _ = stopping(&mut shutdown) => End::Shutdown,
     };
@@ -483,8 +486,13 @@ pub(crate) async fn serve<S>(
         if shared.flush_journal().is_err() {
             out.clear(); // the acks among them are not safely recorded
         }
-        Stats::add(&shared.stats.packets_sent, sys::count_packets(&out) + 1);
-        out.extend_from_slice(&codec::disconnect_v5(reason));
+        // The CONNACK comes first, always: a connection taken over before its writer took the
+        // CONNACK (the new one cleared it) ends without a word.
+        let connack_out = answered.load(Ordering::Relaxed) || !out.is_empty();
+        if connack_out {
+            Stats::add(&shared.stats.packets_sent, sys::count_packets(&out) + 1);
+            out.extend_from_slice(&codec::disconnect_v5(reason));
+        }
         let _ = timeout(REFUSAL_LINGER, async {
             writer.write_all(&out).await?;
             writer.flush().await
@@ -533,7 +541,8 @@ pub(crate) fn schedule_will(
     shutdown: &watch::Receiver<bool>,
 ) {
     let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
-    tokio::spawn(async move {
+    let (timers, link_id) = (Arc::clone(&session), will.link_id);
+    let timer = tokio::spawn(async move {
         tokio::select! {
             _ = tokio::time::sleep(will.delay()) => {
                 let _gate = shared.hold();
@@ -547,6 +556,8 @@ pub(crate) fn schedule_will(
             _ = stopping(&mut shutdown) => {}
         }
     });
+    // Aborted when a connection takes the session back, so reconnects never pile them up.
+    timers.add_timer(link_id, timer.abort_handle());
 }
 
 /// End the session left by connection `link_id` after `keep_for`, unless a connection takes it
@@ -559,7 +570,8 @@ pub(crate) fn expire_later(
     shutdown: &watch::Receiver<bool>,
 ) {
     let (shared, mut shutdown) = (Arc::clone(shared), shutdown.clone());
-    tokio::spawn(async move {
+    let timers = Arc::clone(&session);
+    let timer = tokio::spawn(async move {
         tokio::select! {
             _ = tokio::time::sleep(keep_for) => {
                 let _gate = shared.hold();
@@ -568,6 +580,7 @@ pub(crate) fn expire_later(
             _ = stopping(&mut shutdown) => {}
         }
     });
+    timers.add_timer(link_id, timer.abort_handle());
 }
 
 /// Read the first CONNECT: pick the protocol, refuse what we do not serve (with a CONNACK when
@@ -746,6 +759,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut aliases = HashMap::new();
     let stats = &shared.stats;
     let mut last_read = 0;
+    // Keep-alive counts whole packets, not bytes: a client dripping a byte at a time is not alive.
+    let mut alive_until = keep_alive.map(|limit| Instant::now() + limit);
     loop {
         // Counted per read, not per packet: (packets, publishes, publish payload bytes).
         let mut counts = (0u64, 0u64, 0u64);
@@ -802,6 +817,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 return end;
             }
             large |= before - buf.len() > LARGE_FRAME;
+            alive_until = keep_alive.map(|limit| Instant::now() + limit);
         }
         if large {
             // The buffer grew to hold a large packet: what is left of it still holds all of
@@ -817,8 +833,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         make_room(buf, last_read);
         let read = reader.read_buf(buf);
-        let result = match keep_alive {
-            Some(limit) => match timeout(limit, read).await {
+        let result = match alive_until {
+            Some(deadline) => match timeout_at(deadline, read).await {
                 Ok(result) => result,
                 Err(_) => return End::KeepAliveExpired,
             },
@@ -1125,6 +1141,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     link: &Link,
     shared: &Shared,
     drained: &Notify,
+    answered: &AtomicBool,
 ) -> End {
     // Grows with the batches; an idle client's stays small.
     let mut out = BytesMut::new();
@@ -1170,6 +1187,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         if shared.logs_packets() {
             log_outgoing(shared, &session.client_id, &out, &outbound);
         }
+        answered.store(true, Ordering::Relaxed);
         for item in outbound.drain(..) {
             match item {
                 Outbound::Publish {

@@ -175,6 +175,7 @@ async fn open(
     shutdown: watch::Receiver<bool>,
     admission: Admission,
 ) {
+    let _live = Live::new(Arc::clone(&shared));
     let _ = stream.set_nodelay(true);
     match transport {
         Transport::Mqtt => {
@@ -289,5 +290,22 @@ async fn secure(
     match identity {
         Some(identity) => Ok((stream, Some(identity))),
         None => Err("no client certificate common name to use as username".into()),
+    }
+}
+
+/// One in the broker's count of live connections for as long as it lives, however its task
+/// ends.
+struct Live(Arc<Shared>);
+
+impl Live {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        Live(shared)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -10,6 +10,8 @@ pub mod auth;
 mod codec;
 pub mod config;
 mod connection;
+#[doc(hidden)]
+pub mod fuzz;
 mod listener;
 pub mod log;
 mod persist;
@@ -244,6 +246,8 @@ pub(crate) struct Shared {
     pub refused_connections: AtomicU64,
     /// Refused connections still being answered (their CONNACK), kept few.
     pub refusing: AtomicUsize,
+    /// Connections accepted and not yet ended (handshakes included).
+    pub connections: AtomicUsize,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -267,6 +271,7 @@ impl Shared {
             router: Router::default(),
             retained: Retained::new(journal.clone()),
             dropped: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
             open_connections: AtomicUsize::new(0),
             refused_connections: AtomicU64::new(0),
             refusing: AtomicUsize::new(0),
@@ -584,6 +589,16 @@ impl Broker {
         self.shared.router.count()
     }
 
+    /// How many sessions the broker holds now, online or kept for a client that is away.
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.count()
+    }
+
+    /// How many client connections are open now, from accept to close (handshakes included).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
     /// How many connections were refused so far because `max_connections` were open.
     pub fn refused_connections(&self) -> u64 {
         self.shared.refused_connections.load(Ordering::Relaxed)
@@ -787,6 +802,16 @@ impl BackgroundBroker {
     /// `max_queued_bytes` (not those in flight).
     pub fn queued(&self) -> (usize, usize) {
         self.shared.sessions.queued()
+    }
+
+    /// How many sessions the broker holds now, online or kept for a client that is away.
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.count()
+    }
+
+    /// How many client connections are open now, from accept to close (handshakes included).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
     }
 
     /// Stop the broker and wait for its thread to end.

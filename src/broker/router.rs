@@ -228,6 +228,24 @@ impl Router {
         }
     }
 
+    /// Every subscribing session, once per subscription (for consistency checks).
+    pub fn subscribed_sessions(&self) -> Vec<Arc<Session>> {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        let plain = table
+            .exact
+            .values()
+            .chain(table.wildcard.values())
+            .flat_map(|subscribers| subscribers.values());
+        let shared = table
+            .shared
+            .values()
+            .flat_map(|group| group.members.iter().map(|(_, subscriber)| subscriber));
+        plain
+            .chain(shared)
+            .map(|subscriber| Arc::clone(&subscriber.session))
+            .collect()
+    }
+
     /// How many subscriptions there are (one per client and filter).
     pub fn count(&self) -> usize {
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);

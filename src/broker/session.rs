@@ -15,6 +15,7 @@ use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubComp, PubRel, SubAck, SubscribeReasonCode, UnsubAck};
 use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Shared;
@@ -133,6 +134,9 @@ struct SessionState {
     journal: Option<Arc<Journal>>,
     /// Whether the journal knows this session (one with a nonzero expiry interval).
     persisted: bool,
+    /// The expiry and will-delay timers set off by the last connection's end: aborted when
+    /// another connection attaches, so reconnects never pile them up.
+    timers: Vec<AbortHandle>,
 }
 
 impl SessionState {
@@ -263,6 +267,7 @@ impl Session {
                 client_id,
                 journal,
                 persisted: false,
+                timers: Vec::new(),
             }),
         }
     }
@@ -333,6 +338,18 @@ impl Session {
         self.linked(link_id)
             .map(|mut state| std::mem::take(&mut state.replies))
             .unwrap_or_default()
+    }
+
+    /// Keep a timer set off by the end of connection `link_id`, to be aborted when another
+    /// connection attaches (at once if one already has).
+    pub fn add_timer(&self, link_id: u64, timer: AbortHandle) {
+        let mut state = self.lock();
+        if state.link.is_none() && state.last_link == Some(link_id) {
+            state.timers.retain(|timer| !timer.is_finished());
+            state.timers.push(timer);
+        } else {
+            timer.abort();
+        }
     }
 
     pub fn is_online(&self) -> bool {
@@ -694,6 +711,16 @@ impl Sessions {
         census
     }
 
+    /// How many sessions there are, online or not.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// The session of `client_id` now, if there is one.
+    pub fn get(&self, client_id: &str) -> Option<Arc<Session>> {
+        self.lock().get(client_id).cloned()
+    }
+
     pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),
@@ -753,6 +780,10 @@ impl Sessions {
                 let mut state = previous.lock();
                 if let Some(old) = state.link.take() {
                     old.kick.notify_one();
+                }
+                // Its expiry and delayed will are void now (both check this when they fire).
+                for timer in state.timers.drain(..) {
+                    timer.abort();
                 }
                 // A session with expiry 0 ends with its connection, so it is never resumed.
                 if clean || state.expiry == 0 {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use skeeter::broker::{BackgroundBroker, Config};
 
+pub mod frames;
 pub mod pki;
 pub mod watched;
 

@@ -350,3 +350,52 @@ fn help_ends_with_examples() {
         );
     }
 }
+
+/// On a terminal (a pty from script(1)): progress bars and coloured error lines, NO_COLOR
+/// honoured. Piped, stderr has neither.
+#[test]
+fn progress_and_colours_only_on_a_terminal() {
+    if !common::have("script") {
+        common::note_skipped("script(1) is not installed");
+        return;
+    }
+    let broker = common::TestBroker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("lines");
+    let numbers: String = (0..100_000).map(|n| format!("{n}\n")).collect();
+    std::fs::write(&lines, numbers).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("skeeter");
+    let on_a_terminal = |command: &str| -> String {
+        let output = std::process::Command::new("script")
+            .args(["-qec", command, "/dev/null"])
+            .env("XDG_CONFIG_HOME", common::NO_CONFIG)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let port = broker.port();
+    let shown = on_a_terminal(&format!(
+        "{} pub -p {port} -t bar -q 1 -l < {}",
+        bin.display(),
+        lines.display()
+    ));
+    assert!(shown.contains("pub -l ["), "{shown:?}");
+    let shown = on_a_terminal(&format!("{} pub -p 1 -t t -m x", bin.display()));
+    assert!(shown.contains("\x1b[1;31merror:\x1b[0m"), "{shown:?}");
+    let shown = on_a_terminal(&format!("NO_COLOR=1 {} pub -p 1 -t t -m x", bin.display()));
+    assert!(
+        shown.contains("skeeter: error: cannot connect"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    // Piped: no bar, no colour.
+    let output = common::skeeter()
+        .args(["pub", "-p", &port.to_string(), "-t", "bar", "-q", "1", "-l"])
+        .pipe_stdin(&lines)
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -352,6 +352,9 @@ pub struct Connection {
     /// MQTT 5 with -D connect topic-alias-maximum: the topics the broker named by alias on
     /// this network connection. rumqttc hands us each PUBLISH before it resolves the alias.
     aliases: std::collections::HashMap<u16, String>,
+    /// Advanced by one for each message [`Connection::publish_all`] completes (a progress bar,
+    /// drawn only on a terminal).
+    pub progress: Option<indicatif::ProgressBar>,
     /// Messages are acknowledged by [`Connection::acknowledge`] (once printed), not on receipt.
     manual_acks: bool,
     /// Acknowledgements (QoS, packet id) waiting for room in the request queue, in order.
@@ -405,6 +408,7 @@ impl Connection {
             address: settings.address.clone(),
             publish_properties: settings.publish_properties.clone(),
             aliases: Default::default(),
+            progress: None,
             manual_acks: settings.mqtt.manual_acks(),
             acks: VecDeque::new(),
             acks_queued: 0,
@@ -867,6 +871,9 @@ impl Connection {
             }
             completed += 1;
             completed_tx.send_replace(completed);
+            if let Some(bar) = &self.progress {
+                bar.inc(1);
+            }
         }
 
         match producer.await {

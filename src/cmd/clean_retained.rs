@@ -88,6 +88,11 @@ async fn clean(args: &CleanRetainedArgs, settings: &options::Settings) -> Result
         }
         return Ok(());
     }
+    connection.progress = Some(crate::term::progress(
+        count as u64,
+        false,
+        &format!("clearing {}", args.filter),
+    ));
     let (tx, rx) = mpsc::channel(64);
     let feeder = tokio::spawn(async move {
         for topic in topics {
@@ -113,6 +118,9 @@ async fn clean(args: &CleanRetainedArgs, settings: &options::Settings) -> Result
         )
         .await?;
     let _ = feeder.await;
+    if let Some(bar) = connection.progress.take() {
+        bar.finish_and_clear();
+    }
     if !settings.quiet {
         crate::say!(
             "skeeter: cleared {cleared} retained message(s) under '{}'",

@@ -18,6 +18,8 @@ use crate::format::jsonl;
 
 /// Payloads read ahead of the network: bounds memory whatever the input size.
 const READ_AHEAD: usize = 256;
+/// A single message this large gets a spinner (on a terminal) while it goes out.
+const LARGE_MESSAGE: usize = 8 * 1024 * 1024;
 
 pub async fn run(args: PubArgs) -> Result<()> {
     let mut settings = options::settings(&args.connect)?;
@@ -165,6 +167,13 @@ async fn publish(
     let requests = usize::from(args.connect.max_inflight).max(READ_AHEAD);
     let mut connection = Connection::open(&settings, requests).await?;
 
+    // One large message: a spinner until the broker has it (its upload is not observable).
+    let spinner = match &single {
+        Some(payload) if payload.len() >= LARGE_MESSAGE && args.repeat == 1 => Some(
+            crate::term::spinner(&format!("publishing {} bytes", payload.len())),
+        ),
+        _ => None,
+    };
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = match single {
         Some(payload) => tokio::spawn(async move {
@@ -179,13 +188,20 @@ async fn publish(
             }
         }),
         None if json => tokio::spawn(read_json_lines(tx, v5)),
-        None => tokio::spawn(read_lines(tx, limit)),
+        None => {
+            let progress = stdin_size().map(|size| crate::term::progress(size, true, "pub -l"));
+            tokio::spawn(read_lines(tx, limit, progress))
+        }
     };
+
     let pause = args.repeat_delay;
     let result = connection
         .publish_all(topic, settings.qos, args.retain, rx, pause)
         .await;
     reader.abort();
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
     result.map(|_| ())
 }
 
@@ -255,13 +271,25 @@ fn too_big(size: u64, limit: usize) -> anyhow::Error {
 
 /// -l: one message per line of stdin. The newline is not sent; an empty line is an empty
 /// message; a last line without a newline is still sent. A line is held in memory whole.
-async fn read_lines(tx: mpsc::Sender<io::Result<Publication>>, limit: usize) {
+async fn read_lines(
+    tx: mpsc::Sender<io::Result<Publication>>,
+    limit: usize,
+    progress: Option<indicatif::ProgressBar>,
+) {
     let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
     loop {
         let mut line = Vec::new();
         match stdin.read_until(b'\n', &mut line).await {
-            Ok(0) => return,
-            Ok(_) => {
+            Ok(0) => {
+                if let Some(bar) = progress {
+                    bar.finish_and_clear();
+                }
+                return;
+            }
+            Ok(read) => {
+                if let Some(bar) = &progress {
+                    bar.inc(read as u64);
+                }
                 if line.last() == Some(&b'\n') {
                     line.pop();
                 }
@@ -350,4 +378,13 @@ fn json_publication(line: &[u8], v5: bool) -> Result<Publication, String> {
         retain: message.retain,
         properties,
     })
+}
+
+/// The size of standard input when it is a regular file (`< file`): what -l's progress bar
+/// counts up to. None for a pipe or a terminal.
+fn stdin_size() -> Option<u64> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let metadata = std::fs::File::from(fd).metadata().ok()?;
+    metadata.is_file().then_some(metadata.len())
 }

@@ -68,6 +68,7 @@ fn main() -> ExitCode {
             Command::Rr(args) => cmd::rr::run(args).await,
             Command::Run(args) => cmd::run::run(args).await,
             Command::CleanRetained(args) => cmd::clean_retained::run(args).await,
+            Command::Probe(args) => cmd::probe::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Links(args) => cmd::links::run(args),
             Command::Passwd(args) => cmd::passwd::run(args),

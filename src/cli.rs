@@ -781,7 +781,8 @@ What it tries (each check bounded in time; all of them within -W):
                subscribe to: min, median, p99, max in milliseconds (QoS above the granted one:
                not tried)
 Every topic used is under skeeter/probe/RANDOM/; the retained message set is cleared. Each check
-opens its own connection, with -i ID (plus -will for the will's client) when given.
+opens its own connection, with -i ID (plus -will for the will's client) when given, and
+TCP_NODELAY on (as --nodelay: the latency is the broker's, not Nagle's).
 
 Output: a table (check, result, detail) on stdout, or with --json one object:
   {\"broker\": \"HOST:PORT\", \"protocol\": \"5\"|\"3.1.1\"|\"3.1\" (used for the checks),

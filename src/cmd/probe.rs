@@ -116,7 +116,7 @@ impl Probe<'_> {
         args.protocol_version = Some(version);
         // Latency of the broker, not of Nagle's algorithm waiting for a delayed ACK.
         args.nodelay = true;
-        if version == ProtocolVersion::V5 && args.keepalive != 0 && args.keepalive < 5 {
+        if version == ProtocolVersion::V5 && args.keepalive < 5 {
             args.keepalive = 5;
         }
         match (&args.id, &args.id_prefix) {
@@ -181,7 +181,15 @@ async fn probe(args: &ProbeArgs, address: &str) -> Result<()> {
     let mut accepted = Vec::new();
     let mut first_error = None;
     for version in order {
-        match probe.open_with(&probe.args(version, "")).await {
+        let version_args = probe.args(version, "");
+        // Another version may not go with these options (-V 31 over WebSockets): not tried.
+        if version != asked
+            && let Err(err) = options::settings(&version_args)
+        {
+            checks.push(Check::not_tried(version_check(version), format!("{err:#}")));
+            continue;
+        }
+        match probe.open_with(&version_args).await {
             Ok(mut connection) => {
                 if version == ProtocolVersion::V5 {
                     facts.connack = Some(connack_json(connection.connack_properties()));

@@ -339,3 +339,80 @@ fn over_websockets_to_a_skeeter_broker_process() {
     assert_eq!(ok(&report, "retain"), Value::Bool(true), "{report:#}");
     assert_eq!(report["max_packet_size"]["at_cap"], true);
 }
+
+#[test]
+fn over_tls_with_a_password_to_a_skeeter_broker_process() {
+    let pki = common::pki::Pki::new();
+    let passwords = pki.path("passwd");
+    skeeter()
+        .args([
+            "passwd",
+            "-c",
+            "-b",
+            passwords.to_str().unwrap(),
+            "alice",
+            "secret",
+        ])
+        .assert()
+        .success();
+    let args = [
+        "--port",
+        "0",
+        "--tls-port",
+        "0",
+        "--certfile",
+        &pki.file("server.pem"),
+        "--keyfile",
+        &pki.file("server.key"),
+        "--password-file",
+        passwords.to_str().unwrap(),
+    ];
+    let (_broker, lines) = common::skeeter_broker(&args, 2);
+    let port = common::listening_port(&lines, "mqtts").to_string();
+    let tls = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--cafile",
+        &pki.file("ca.pem"),
+    ];
+    let output = skeeter()
+        .arg("probe")
+        .args(tls)
+        .args(["-u", "alice", "--pw", "secret", "--json", "--samples", "2"])
+        .args([
+            "--max-size-cap",
+            "5000",
+            "--require",
+            "mqtt31",
+            "--require",
+            "retain",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report:#} {}",
+        text(&output.stderr)
+    );
+    assert_eq!(ok(&report, "will"), Value::Bool(true), "{report:#}");
+
+    // The wrong password: refused (5, as the CONNACK of the 3.1.1 attempt says), one line.
+    let output = skeeter()
+        .arg("probe")
+        .args(tls)
+        .args(["-u", "alice", "--pw", "wrong"])
+        .output()
+        .unwrap();
+    one_error_line(&output, 5);
+    // A CA that did not sign the broker's certificate: TLS failed, 8.
+    let output = skeeter()
+        .args(["probe", "-h", "127.0.0.1", "-p", &port])
+        .args(["--cafile", &pki.file("other-ca.pem")])
+        .output()
+        .unwrap();
+    one_error_line(&output, 8);
+}

@@ -794,7 +794,8 @@ Output: a table (check, result, detail) on stdout, or with --json one object:
    \"granted_qos\": N or null, \"max_packet_size\": {\"bytes\": N, \"payload\": N, \"at_cap\": BOOL}
      or null, \"latency_ms\": {\"qos0\"|\"qos1\"|\"qos2\": {\"samples\", \"lost\", \"min\",
      \"median\", \"p99\", \"max\"} or null}, \"required_failed\": [NAME, ...]}
-  ok is null for a check not tried (topic-alias without MQTT 5, a check cut off by -W).
+  ok is null for the lines that only inform (connack, latency-qos*) and for a check not tried
+  (topic-alias without MQTT 5, mqtt31 over WebSockets, a check -W left no time for).
 A check named by --require that is not ok makes the exit status 14.
 
 Examples:

@@ -1100,6 +1100,9 @@ async fn max_packet(
     if let Some(mut open) = connection.take() {
         let _ = open.disconnect().await;
     }
+    if good == 0 && failure.is_none() {
+        return (Check::not_tried("max-packet", "cut off by -W"), None);
+    }
     if good == 0 {
         let why = failure.map_or_else(|| "cut off by -W".to_owned(), |err| format!("{err:#}"));
         return (

@@ -770,7 +770,7 @@ What it tries (each check bounded in time; all of them within -W):
   shared       a message reaches a $share/skeeter-probe/... subscription
   topic-alias  MQTT 5: two messages sent with a topic alias (the second with no topic) arrive
   keepalive    a connection with a keep-alive of 1 s (5 s in MQTT 5) stays up while idle for
-               3 times that: the broker answers PINGREQ
+               twice that plus 1 s (3 s, or 11 s): the broker answers PINGREQ
   sys          a message under $SYS/broker/# arrives within 3 s (the broker version if given)
   will         a client with a will whose connection is dropped without DISCONNECT: the will
                arrives

@@ -779,7 +779,8 @@ What it tries (each check bounded in time; all of them within -W):
                connection: the next try reconnects)
   latency-qos0 latency-qos1 latency-qos2  round trips of --samples messages to a topic we
                subscribe to: min, median, p99, max in milliseconds (QoS above the granted one:
-               not tried)
+               not tried). About 40 ms at QoS 1 is the broker's Nagle delay meeting a delayed
+               ACK (mosquitto: set_tcp_nodelay true)
 Every topic used is under skeeter/probe/RANDOM/; the retained message set is cleared. Each check
 opens its own connection, with -i ID (plus -will for the will's client) when given, and
 TCP_NODELAY on (as --nodelay: the latency is the broker's, not Nagle's).

@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'skeeter' -ScriptBlock {
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command (a cron job) and report its state, output and exit on MQTT')
             [CompletionResult]::new('clean-retained', 'clean-retained', [CompletionResultType]::ParameterValue, 'List or clear every retained message under a topic filter')
+            [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency)')
             [CompletionResult]::new('broker', 'broker', [CompletionResultType]::ParameterValue, 'Run the embedded MQTT broker')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Manage a password file for `broker --password-file` (mosquitto_passwd''s format and usage)')
             [CompletionResult]::new('links', 'links', [CompletionResultType]::ParameterValue, 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly')
@@ -410,6 +411,71 @@ Register-ArgumentCompleter -Native -CommandName 'skeeter' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'skeeter;probe' {
+            [CompletionResult]::new('--require', '--require', [CompletionResultType]::ParameterName, 'Exit 14 unless this check is ok (repeatable): mqtt5, mqtt311, mqtt31, qos1, qos2, retain, wildcards, shared, topic-alias, keepalive, sys, will, max-packet')
+            [CompletionResult]::new('--max-size-cap', '--max-size-cap', [CompletionResultType]::ParameterName, 'The largest payload the max-packet search tries, in bytes')
+            [CompletionResult]::new('--samples', '--samples', [CompletionResultType]::ParameterName, 'Round trips timed per QoS')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Stop after this many seconds: the checks not done by then are reported as cut off')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Broker host name or address [default: localhost]')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Broker host name or address [default: localhost]')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on')
+            [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint''s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint''s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Connect over this Unix domain socket instead of TCP')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Read options from this file instead of the default options file (see OPTIONS FILES)')
+            [CompletionResult]::new('--options-file', '--options-file', [CompletionResultType]::ParameterName, 'Read options from this file instead of the default options file (see OPTIONS FILES)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile''s settings')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Client id [default: empty, the broker assigns one]')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('--id-prefix', '--id-prefix', [CompletionResultType]::ParameterName, 'Client id made of this prefix and the process id, e.g. backup-4242')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (0 turns keep-alive off)')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name to authenticate with')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD')
+            [CompletionResult]::new('--pw-file', '--pw-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of this file (the newline is not part of it)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('--qos', '--qos', [CompletionResultType]::ParameterName, 'Quality of service: 0 at most once, 1 at least once, 2 exactly once')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]')
+            [CompletionResult]::new('--session-expiry', '--session-expiry', [CompletionResultType]::ParameterName, 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]')
+            [CompletionResult]::new('-D', '-D ', [CompletionResultType]::ParameterName, 'MQTT 5: a property, as mosquitto''s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect')
+            [CompletionResult]::new('--property', '--property', [CompletionResultType]::ParameterName, 'MQTT 5: a property, as mosquitto''s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5')
+            [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5')
+            [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--max-inflight', '--max-inflight', [CompletionResultType]::ParameterName, 'Maximum number of QoS 1 and 2 messages in flight (sent, not yet acknowledged)')
+            [CompletionResult]::new('--will-topic', '--will-topic', [CompletionResultType]::ParameterName, 'Topic of the Last Will, published by the broker if this client vanishes')
+            [CompletionResult]::new('--will-payload', '--will-payload', [CompletionResultType]::ParameterName, 'Payload of the Last Will [default: empty]')
+            [CompletionResult]::new('--will-qos', '--will-qos', [CompletionResultType]::ParameterName, 'QoS of the Last Will')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker''s host name')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Connect from this local address (the outgoing socket is bound to it)')
+            [CompletionResult]::new('--bind-address', '--bind-address', [CompletionResultType]::ParameterName, 'Connect from this local address (the outgoing socket is bound to it)')
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]')
+            [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'Turn TLS on and trust the CA certificates of this PEM file (default port 8883)')
+            [CompletionResult]::new('--capath', '--capath', [CompletionResultType]::ParameterName, 'Turn TLS on and trust the PEM CA certificates of the files in this directory')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) to present to the broker; needs --key')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert')
+            [CompletionResult]::new('--tls-version', '--tls-version', [CompletionResultType]::ParameterName, 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]')
+            [CompletionResult]::new('--tls-alpn', '--tls-alpn', [CompletionResultType]::ParameterName, 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object (its members under --help) instead of the table')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--disable-clean-session', '--disable-clean-session', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)')
+            [CompletionResult]::new('--will-retain', '--will-retain', [CompletionResultType]::ParameterName, 'Retain the Last Will')
+            [CompletionResult]::new('--nodelay', '--nodelay', [CompletionResultType]::ParameterName, 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same')
+            [CompletionResult]::new('--tls-use-os-certs', '--tls-use-os-certs', [CompletionResultType]::ParameterName, 'Turn TLS on and trust the system''s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check that the broker''s certificate is for the host connected to (its chain is still verified)')
+            [CompletionResult]::new('--no-tls', '--no-tls', [CompletionResultType]::ParameterName, 'No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an options file, or for plain MQTT on port 8883)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print a trace of the MQTT packets sent and received on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Do not print runtime errors or warnings (usage errors are still printed)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'skeeter;broker' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one; the bound address is printed)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one; the bound address is printed)')
@@ -481,6 +547,7 @@ Register-ArgumentCompleter -Native -CommandName 'skeeter' -ScriptBlock {
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command (a cron job) and report its state, output and exit on MQTT')
             [CompletionResult]::new('clean-retained', 'clean-retained', [CompletionResultType]::ParameterValue, 'List or clear every retained message under a topic filter')
+            [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency)')
             [CompletionResult]::new('broker', 'broker', [CompletionResultType]::ParameterValue, 'Run the embedded MQTT broker')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Manage a password file for `broker --password-file` (mosquitto_passwd''s format and usage)')
             [CompletionResult]::new('links', 'links', [CompletionResultType]::ParameterValue, 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly')
@@ -501,6 +568,9 @@ Register-ArgumentCompleter -Native -CommandName 'skeeter' -ScriptBlock {
             break
         }
         'skeeter;help;clean-retained' {
+            break
+        }
+        'skeeter;help;probe' {
             break
         }
         'skeeter;help;broker' {

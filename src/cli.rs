@@ -43,6 +43,8 @@ pub enum Command {
     Run(RunArgs),
     /// List or clear every retained message under a topic filter.
     CleanRetained(CleanRetainedArgs),
+    /// Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency).
+    Probe(ProbeArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
     /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
@@ -778,6 +780,105 @@ pub struct CleanRetainedArgs {
 
     /// Give up after this many seconds (exit 27).
     #[arg(short = 'W', value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// The checks `probe --require` can name.
+pub const PROBE_CHECKS: [&str; 13] = [
+    "mqtt5",
+    "mqtt311",
+    "mqtt31",
+    "qos1",
+    "qos2",
+    "retain",
+    "wildcards",
+    "shared",
+    "topic-alias",
+    "keepalive",
+    "sys",
+    "will",
+    "max-packet",
+];
+
+const PROBE_HELP: &str = "\
+What it tries (each check bounded in time; all of them within -W):
+  mqtt5 mqtt311 mqtt31  a CONNECT of each version is accepted. The other checks use -V when
+               given and accepted, else the newest version accepted.
+  connack      MQTT 5: what the CONNACK announces (maximum QoS, retain, wildcard, shared and
+               subscription-identifier availability, topic alias maximum, receive maximum,
+               maximum packet size, server keep alive); - where it says nothing
+  qos1 qos2    the QoS granted to a QoS 2 SUBSCRIBE
+  retain       a retained message comes back on a new subscription (then it is cleared)
+  wildcards    a message reaches a '+' filter and a '#' filter
+  shared       a message reaches a $share/skeeter-probe/... subscription
+  topic-alias  MQTT 5: two messages sent with a topic alias (the second with no topic) arrive
+  keepalive    a connection with a keep-alive of 1 s (5 s in MQTT 5) stays up while idle for
+               twice that plus 1 s (3 s, or 11 s): the broker answers PINGREQ
+  sys          a message under $SYS/broker/# arrives within 3 s (the broker version if given)
+  will         a client with a will whose connection is dropped without DISCONNECT: the will
+               arrives
+  max-packet   the largest PUBLISH packet the broker takes and delivers, found by a binary
+               search of payload sizes up to --max-size-cap (a refusal may close the
+               connection: the next try reconnects)
+  latency-qos0 latency-qos1 latency-qos2  round trips of --samples messages to a topic we
+               subscribe to: min, median, p99, max in milliseconds (QoS above the granted one:
+               not tried). About 40 ms at QoS 1 is the broker's Nagle delay meeting a delayed
+               ACK (mosquitto: set_tcp_nodelay true)
+Every topic used is under skeeter/probe/RANDOM/; the retained message set is cleared. Each check
+opens its own connection, with -i ID (plus -will for the will's client) when given, and
+TCP_NODELAY on (as --nodelay: the latency is the broker's, not Nagle's).
+
+Output: a table (check, result, detail) on stdout, or with --json one object:
+  {\"broker\": \"HOST:PORT\", \"protocol\": \"5\"|\"3.1.1\"|\"3.1\" (used for the checks),
+   \"checks\": {NAME: {\"ok\": true|false|null, \"result\": TEXT, \"detail\": TEXT}, ...},
+   \"connack\": {\"maximum_qos\", \"retain_available\", \"wildcard_available\",
+     \"shared_available\", \"subscription_ids_available\", \"topic_alias_maximum\",
+     \"receive_maximum\", \"maximum_packet_size\", \"server_keep_alive\"} or null (each member
+     null when the CONNACK leaves it out),
+   \"granted_qos\": N or null, \"max_packet_size\": {\"bytes\": N, \"payload\": N, \"at_cap\": BOOL}
+     or null, \"latency_ms\": {\"qos0\"|\"qos1\"|\"qos2\": {\"samples\", \"lost\", \"min\",
+     \"median\", \"p99\", \"max\"} or null}, \"required_failed\": [NAME, ...]}
+  ok is null for the lines that only inform (connack, latency-qos*) and for a check not tried
+  (topic-alias without MQTT 5, mqtt31 over WebSockets, a check -W left no time for).
+A check named by --require that is not ok makes the exit status 14.";
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  skeeter probe -h broker.lan                       # what does this broker do?
+  skeeter probe -h broker.lan --require mqtt5 --require retain   # gate a deploy on it
+  skeeter probe -L mqtts://user:pw@broker.example.com --json | jq .checks.shared.ok
+  skeeter probe --max-size-cap 1048576 --samples 100";
+
+/// `skeeter probe`: what a broker supports and how it behaves.
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_long_help = format!("{PROBE_HELP}\n\n{EXIT_STATUS_HELP}\n\n{PROBE_EXAMPLES}"),
+)]
+pub struct ProbeArgs {
+    /// Print one JSON object (its members under --help) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 14 unless this check is ok (repeatable): mqtt5, mqtt311, mqtt31, qos1, qos2,
+    /// retain, wildcards, shared, topic-alias, keepalive, sys, will, max-packet.
+    #[arg(long, value_name = "CHECK", value_parser = PROBE_CHECKS)]
+    pub require: Vec<String>,
+
+    /// The largest payload the max-packet search tries, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1..=268_435_000))]
+    pub max_size_cap: u32,
+
+    /// Round trips timed per QoS.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub samples: u32,
+
+    /// Stop after this many seconds: the checks not done by then are reported as cut off.
+    #[arg(short = 'W', value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
     #[command(flatten)]

@@ -33,6 +33,8 @@ pub enum Code {
     /// 13: broker: the persistence file (or its journal) cannot be used: unreadable, corrupt,
     /// another program's or format version's, or not writable.
     Persistence,
+    /// 14: probe: a check named by --require was not ok.
+    CheckFailed,
     /// 27: `-W` ran out before the work was done.
     Timeout,
     /// `run`: the wrapped command's own exit code (128+N when signal N ended it).
@@ -61,6 +63,7 @@ impl Code {
             Code::Listen => 11,
             Code::NotAccepted => 12,
             Code::Persistence => 13,
+            Code::CheckFailed => 14,
             Code::Timeout => 27,
             Code::Passthrough(code) => code,
         }
@@ -86,6 +89,7 @@ Exit status:
        e.g. 0x87 not authorized); mosquitto_pub exits 0
   13   the broker's persistence file or its journal cannot be used (unreadable, corrupt, of
        another program or format version) or written
+  14   probe: a check named by --require was not ok
   27   -W timed out
 `skeeter run` exits with its command's code (128+N when signal N ended it, 127 when it could not
 be started), or 1 and 2 as above before the command starts.

@@ -74,6 +74,7 @@ fn main() -> ExitCode {
             Command::Rr(args) => cmd::rr::run(args).await,
             Command::Run(args) => cmd::run::run(args).await,
             Command::CleanRetained(args) => cmd::clean_retained::run(args).await,
+            Command::Probe(args) => cmd::probe::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Links(args) => cmd::links::run(args),
             Command::Passwd(args) => cmd::passwd::run(args),
@@ -111,6 +112,8 @@ fn insert_options_file(
             Some("pub") => ("pub", 2),
             Some("sub") => ("sub", 2),
             Some("rr") => ("rr", 2),
+            Some("run") => ("run", 2),
+            Some("clean-retained") => ("clean-retained", 2),
             _ => return Ok(()),
         },
     };

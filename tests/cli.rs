@@ -331,6 +331,7 @@ fn help_ends_with_examples() {
         (&["run"], "skeeter run -t processes/backup"),
         (&["clean-retained"], "skeeter clean-retained --dry-run"),
         (&["broker"], "skeeter broker --port 0"),
+        (&["probe"], "skeeter probe"),
     ] {
         let output = common::skeeter()
             .args(command)

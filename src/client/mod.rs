@@ -362,6 +362,8 @@ pub struct Connection {
     /// Acknowledgements in the request queue (at most ACK_ROOM).
     acks_queued: usize,
     exactly_once: ExactlyOnce,
+    /// MQTT 5: the properties of the last CONNACK (what the broker announces; probe shows them).
+    connack: Option<mqtt5::ConnAckProperties>,
 }
 
 /// Incoming QoS 2 packet ids delivered and awaiting PUBREL, kept across reconnects while the
@@ -416,6 +418,7 @@ impl Connection {
                 fresh: settings.qos == QoS::ExactlyOnce,
                 ..ExactlyOnce::default()
             },
+            connack: None,
         };
         if connection.debug {
             let id = settings.mqtt.client_id();
@@ -506,6 +509,9 @@ impl Connection {
             EventLoop::V5(eventloop) => match eventloop.poll().await {
                 Ok(event) => {
                     let line = self.debug.then(|| describe_v5(&event));
+                    if let v5::Event::Incoming(mqtt5::Packet::ConnAck(ack)) = &event {
+                        self.connack.clone_from(&ack.properties);
+                    }
                     (Ok(self.resolve_alias(event_v5(event))), line)
                 }
                 Err(err) => (Err(ConnectionError::V5(err)), None),
@@ -690,6 +696,12 @@ impl Connection {
         if let Some(relay) = &mut self.relay {
             relay.drain(DISCONNECT_TIMEOUT).await;
         }
+    }
+
+    /// MQTT 5: the properties of the broker's last CONNACK (None in MQTT 3.1.1, or when it had
+    /// none).
+    pub fn connack_properties(&self) -> Option<&mqtt5::ConnAckProperties> {
+        self.connack.as_ref()
     }
 
     pub fn address(&self) -> &str {

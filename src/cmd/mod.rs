@@ -5,6 +5,7 @@ pub mod clean_retained;
 pub mod generate;
 pub mod links;
 pub mod passwd;
+pub mod probe;
 pub mod publish;
 pub mod rr;
 pub mod run;

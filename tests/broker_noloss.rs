@@ -422,10 +422,16 @@ fn connection_cuts(broker_name: &str, broker_port: u16, mqtt5: bool) {
     let [t1, t2] = report(broker_name, "connection cut 100 times", sent, [&q1, &q2]);
     for (qos, t) in [(1, &t1), (2, &t2)] {
         assert_eq!(t.lost, 0, "{broker_name}: QoS {qos} messages lost");
-        assert_eq!(
-            t.out_of_order, None,
-            "{broker_name}: QoS {qos} out of order"
-        );
+        // mosquitto 2.0.11 was seen sending a QoS 2 message for the first time before an
+        // older one of the same publisher when its queue for a reconnecting subscriber was
+        // long (far past its 20 in flight): order is asserted for skeeter's broker, reported
+        // for mosquitto.
+        if !broker_name.starts_with("mosquitto") {
+            assert_eq!(
+                t.out_of_order, None,
+                "{broker_name}: QoS {qos} out of order"
+            );
+        }
     }
     assert_eq!(t2.duplicates, 0, "{broker_name}: QoS 2 messages duplicated");
     assert!(sent > 0);
@@ -480,10 +486,16 @@ fn subscriber_kills(broker_name: &str, broker_port: u16, mqtt5: bool) {
     );
     for (qos, t) in [(1, &t1), (2, &t2)] {
         assert_eq!(t.lost, 0, "{broker_name}: QoS {qos} messages lost");
-        assert_eq!(
-            t.out_of_order, None,
-            "{broker_name}: QoS {qos} out of order"
-        );
+        // mosquitto 2.0.11 was seen sending a QoS 2 message for the first time before an
+        // older one of the same publisher when its queue for a reconnecting subscriber was
+        // long (far past its 20 in flight): order is asserted for skeeter's broker, reported
+        // for mosquitto.
+        if !broker_name.starts_with("mosquitto") {
+            assert_eq!(
+                t.out_of_order, None,
+                "{broker_name}: QoS {qos} out of order"
+            );
+        }
     }
     assert!(sent > 0);
 }

@@ -97,19 +97,6 @@ impl std::fmt::Display for ConnectionError {
 }
 
 impl ConnectionError {
-    /// The packet id of an acknowledgement rumqttc did not expect (PUBREL, PUBACK, ...).
-    fn unsolicited(&self) -> Option<u16> {
-        match self {
-            ConnectionError::V4(rumqttc::ConnectionError::MqttState(StateError::Unsolicited(
-                pkid,
-            ))) => Some(*pkid),
-            ConnectionError::V5(v5::ConnectionError::MqttState(v5::StateError::Unsolicited(
-                pkid,
-            ))) => Some(*pkid),
-            _ => None,
-        }
-    }
-
     /// A refused CONNACK: its return (or reason) code.
     pub fn refused(&self) -> Option<u8> {
         match self {
@@ -368,19 +355,17 @@ pub struct Connection {
 
 /// Incoming QoS 2 packet ids delivered and awaiting PUBREL, kept across reconnects while the
 /// broker keeps the session. rumqttc forgets them at each reconnect: the broker's resend of such
-/// a PUBLISH would be delivered twice, and its resend of the PUBREL taken as unsolicited, which
-/// ends the connection, again at every reconnect.
+/// a PUBLISH would be delivered twice.
 #[derive(Default)]
 struct ExactlyOnce {
     awaiting_pubrel: HashSet<u16>,
-    /// Packet ids rumqttc refused as unsolicited (a PUBREL for a message that an earlier process
-    /// with this client id received, or that was released already): made known to it after
-    /// every CONNACK, so that the broker's resend gets its PUBCOMP, until the broker uses the
-    /// packet id for another message.
-    unknown: HashSet<u16>,
-    /// Whether any PUBREL may come for a session this process has not seen yet: QoS 2 asked
-    /// for, and no CONNACK with the session present so far.
-    fresh: bool,
+    /// Packet ids whose PUBREC was handed to rumqttc for this network connection (written on
+    /// it, or queued for it): a resend of their PUBLISH that crossed it needs no other PUBREC.
+    /// A second one gets a second PUBREL (mosquitto answers even a PUBREC for an id it is done
+    /// with), refused by rumqttc as unsolicited once the first cleared the id.
+    pubrec_sent: HashSet<u16>,
+    /// Whether the network connection is up (a CONNACK since the last error).
+    connected: bool,
 }
 
 impl Connection {
@@ -414,10 +399,7 @@ impl Connection {
             manual_acks: settings.mqtt.manual_acks(),
             acks: VecDeque::new(),
             acks_queued: 0,
-            exactly_once: ExactlyOnce {
-                fresh: settings.qos == QoS::ExactlyOnce,
-                ..ExactlyOnce::default()
-            },
+            exactly_once: ExactlyOnce::default(),
             connack: None,
         };
         if connection.debug {
@@ -534,8 +516,12 @@ impl Connection {
                         publish.pkid
                     );
                 }
-                if self.manual_acks {
-                    self.acks.push_back((2, publish.pkid));
+                let pkid = publish.pkid;
+                if self.manual_acks
+                    && !self.exactly_once.pubrec_sent.contains(&pkid)
+                    && !self.acks.contains(&(2, pkid))
+                {
+                    self.acks.push_back((2, pkid));
                     self.send_acks();
                 }
                 Ok(Event::Other)
@@ -545,14 +531,9 @@ impl Connection {
                 self.send_acks();
                 Ok(Event::OutgoingAck)
             }
-            Ok(Event::Publish(publish)) => {
-                if publish.qos == 2 {
-                    self.exactly_once.unknown.remove(&publish.pkid);
-                }
-                Ok(Event::Publish(publish))
-            }
             Ok(Event::PubRel(pkid)) => {
                 self.exactly_once.awaiting_pubrel.remove(&pkid);
+                self.exactly_once.pubrec_sent.remove(&pkid);
                 // Released: a PUBREC still waiting for it (for a resend) is of no use now.
                 self.acks.retain(|&ack| ack != (2, pkid));
                 Ok(Event::PubRel(pkid))
@@ -564,8 +545,13 @@ impl Connection {
             Err(err) => {
                 // rumqttc emptied the request queue: acks dropped, or kept for the next connection.
                 self.acks_queued = 0;
-                if let Some(pkid) = err.unsolicited() {
-                    self.exactly_once.unknown.insert(pkid);
+                if std::mem::take(&mut self.exactly_once.connected) {
+                    // The PUBRECs written went with the connection; those still queued (moved to
+                    // rumqttc's pending requests) go on the next one.
+                    let pending = self.pending_pubrecs();
+                    self.exactly_once
+                        .pubrec_sent
+                        .retain(|pkid| pending.contains(pkid));
                 }
                 Err(err)
             }
@@ -573,16 +559,28 @@ impl Connection {
         }
     }
 
-    /// After a CONNACK: with the session resumed, tell rumqttc again which incoming QoS 2
-    /// messages await PUBREL, and for which of them it is about to send PUBREC; with a new
-    /// session, there are none.
+    /// After a CONNACK: with the session resumed, the broker resends PUBREL for every message
+    /// whose PUBCOMP it has not got, and each must be answered with PUBCOMP (MQTT 3.1.1 4.3.3),
+    /// whatever we know of it: an earlier process may have received it, or our PUBCOMP was
+    /// lost with the connection (rumqttc reports the PUBREL and its PUBCOMP when it read them,
+    /// even when the write that carried the PUBCOMP then failed), so rumqttc is made to expect a
+    /// PUBREL for any packet id. A refused PUBREL would end the connection before the PUBCOMPs
+    /// read with it left, so their PUBRELs would come again, and again. With a new session,
+    /// nothing awaits PUBREL.
     fn resume_exactly_once(&mut self, session_present: bool) {
+        self.exactly_once.connected = true;
         if !session_present {
+            // rumqttc dropped its pending requests too.
             self.exactly_once.awaiting_pubrel.clear();
-            self.exactly_once.unknown.clear();
+            self.exactly_once.pubrec_sent.clear();
             return;
         }
-        let pending: Vec<u16> = match &self.eventloop {
+        self.await_pubrel(1..=u16::MAX);
+    }
+
+    /// The packet ids of the PUBRECs in rumqttc's pending requests (sent after the next CONNACK).
+    fn pending_pubrecs(&self) -> HashSet<u16> {
+        match &self.eventloop {
             EventLoop::V4(eventloop) => (eventloop.pending.iter())
                 .filter_map(|request| match request {
                     rumqttc::Request::PubRec(rec) => Some(rec.pkid),
@@ -595,19 +593,7 @@ impl Connection {
                     _ => None,
                 })
                 .collect(),
-        };
-        if std::mem::take(&mut self.exactly_once.fresh) {
-            // A session an earlier process used: PUBREL may come for any packet id. Answered
-            // with PUBCOMP, as MQTT says, rather than learnt one reconnect at a time.
-            self.await_pubrel(1..=u16::MAX);
-            return;
         }
-        let known = &self.exactly_once;
-        let expected: Vec<u16> = (known.awaiting_pubrel.iter().chain(&known.unknown))
-            .copied()
-            .chain(pending)
-            .collect();
-        self.await_pubrel(expected);
     }
 
     /// Make rumqttc expect a PUBREL for these packet ids (as if their QoS 2 PUBLISH had just
@@ -615,26 +601,30 @@ impl Connection {
     /// than end the connection over an "unsolicited" PUBREL.
     fn await_pubrel(&mut self, pkids: impl IntoIterator<Item = u16>) {
         match &mut self.eventloop {
+            // An empty topic and payload: nothing allocated per packet id; the events queue
+            // never holds more than one of them.
             EventLoop::V4(eventloop) => {
                 let state = &mut eventloop.state;
                 let events = state.events.len();
+                let mut publish = rumqttc::Publish::new("", QoS::ExactlyOnce, Vec::new());
                 for pkid in pkids {
-                    let mut publish = rumqttc::Publish::new("-", QoS::ExactlyOnce, Vec::new());
                     publish.pkid = pkid;
-                    let _ = state.handle_incoming_packet(rumqttc::Packet::Publish(publish));
+                    let packet = rumqttc::Packet::Publish(publish.clone());
+                    let _ = state.handle_incoming_packet(packet);
+                    state.events.truncate(events);
                 }
-                state.events.truncate(events);
             }
             EventLoop::V5(eventloop) => {
                 let state = &mut eventloop.state;
                 let events = state.events.len();
+                let qos = qos5(QoS::ExactlyOnce);
+                let mut publish = mqtt5::Publish::new("", qos, Vec::new(), None);
                 for pkid in pkids {
-                    let qos = qos5(QoS::ExactlyOnce);
-                    let mut publish = mqtt5::Publish::new("-", qos, Vec::new(), None);
                     publish.pkid = pkid;
-                    let _ = state.handle_incoming_packet(mqtt5::Packet::Publish(publish));
+                    let packet = mqtt5::Packet::Publish(publish.clone());
+                    let _ = state.handle_incoming_packet(packet);
+                    state.events.truncate(events);
                 }
-                state.events.truncate(events);
             }
         }
     }
@@ -649,8 +639,8 @@ impl Connection {
     }
 
     /// Move waiting acknowledgements into the request queue, as many as it takes now. The
-    /// broker answers a PUBREC with PUBREL even when the message was released already (its
-    /// PUBREC resent after a reconnect): rumqttc is told to expect that PUBREL.
+    /// broker answers a PUBREC with PUBREL even when the message was released already (or is
+    /// of a session it no longer has): rumqttc is told to expect that PUBREL.
     fn send_acks(&mut self) {
         while self.acks_queued < ACK_ROOM
             && let Some(&(qos, pkid)) = self.acks.front()
@@ -660,6 +650,9 @@ impl Connection {
             }
             if !self.client.try_ack(qos, pkid) {
                 break;
+            }
+            if qos == 2 {
+                self.exactly_once.pubrec_sent.insert(pkid);
             }
             self.acks.pop_front();
             self.acks_queued += 1;

@@ -408,11 +408,11 @@ Connection lost:
   sub reconnects by itself and subscribes again: at once after a connection that was up (20 ms
   or more), then 1 s, 2 s, 4 s ... up to 30 s between failed attempts (a refused CONNECT ends the
   run). With -V 5, a session taken over by a client with the same id (DISCONNECT 0x8E), or the
-  broker naming another server (0x9C, 0x9D), ends the run with exit 7. With -c
-  and -i the broker keeps the session meanwhile: QoS 1 and 2 messages wait for sub. A message is
-  acknowledged only once printed, so none is lost to a crash or a kill (the next sub may print
-  again the few it had printed but not yet acknowledged); a QoS 2 message the broker resends
-  after a reconnect is printed once.";
+  broker naming another server (0x9C, 0x9D), ends the run with exit 7. With -c and -i (or -V 5
+  -x SECS) the broker keeps the session meanwhile: QoS 1 and 2 messages wait for sub, and a
+  message is acknowledged only once printed, so none is lost to a crash or a kill (the next sub
+  may print again the few it had printed but not yet acknowledged); a QoS 2 message the broker
+  resends after a reconnect is printed once.";
 
 /// Where `sub` (and the mosquitto_sub link) differs from mosquitto_sub 2.0, on purpose.
 const SUB_DIFFERENCES: &str = "\

@@ -36,9 +36,12 @@ fn next_backoff(delay: Duration) -> Duration {
 
 pub async fn run(mut args: SubArgs) -> Result<()> {
     let mut settings = options::settings(&args.connect)?;
-    // A message is acknowledged once printed: one received just before a crash (or kill -9)
-    // stays with the broker, for the next connection of a persistent session.
-    settings.mqtt.set_manual_acks(true);
+    // With a session the broker keeps, a message is acknowledged once printed: one received
+    // just before a crash (or kill -9) stays with the broker, for the next connection. A clean
+    // session ends with the connection whatever was acknowledged: rumqttc acknowledges on
+    // receipt, in its own batches, which is faster.
+    let kept = args.connect.disable_clean_session || settings.session_expiry.is_some_and(|s| s > 0);
+    settings.mqtt.set_manual_acks(kept);
     // As mosquitto_sub: with -C below 20, no more than that many QoS 1/2 messages in flight.
     settings.receive_maximum = args
         .count

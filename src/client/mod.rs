@@ -1245,10 +1245,10 @@ fn describe_error_v5(err: &v5::ConnectionError) -> String {
              ({max} bytes, in its CONNACK)"
         ),
         // Over TCP and TLS the relay lengthens the short DISCONNECT forms rumqttc's MQTT 5
-        // codec cannot read; over WebSockets such a DISCONNECT ends up here.
+        // codec cannot read; without it (pub, WebSockets) such a DISCONNECT ends up here.
         E::MqttState(S::Deserialization(err)) => format!(
             "the broker sent a packet that could not be read, most likely a short DISCONNECT \
-             (over WebSockets its reason code is lost): {err}"
+             (whose reason code is lost to pub and over WebSockets): {err}"
         ),
         E::MqttState(S::IncomingPacketTooLarge { pkt_size, max }) => {
             format!("the broker sent a packet of {pkt_size} bytes, more than the {max} allowed")

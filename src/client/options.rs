@@ -154,6 +154,10 @@ pub struct Settings {
     /// MQTT 5 receive maximum to ask for when -D connect receive-maximum does not say
     /// (sub -C N below 20, as mosquitto_sub does).
     pub receive_maximum: Option<u16>,
+    /// MQTT 5 over TCP or TLS: go through the relay, which lengthens the broker's short
+    /// DISCONNECTs so their reason is read (client::relay). On by default; `pub` turns it off,
+    /// as the extra hop halves the rate of its in-flight window.
+    pub read_short_disconnects: bool,
 }
 
 pub fn qos(level: u8) -> rumqttc::QoS {
@@ -396,6 +400,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         will_properties: (!will_properties.is_empty()).then(|| will_properties.will()),
         disconnect_properties: disconnect_properties.disconnect(),
         receive_maximum: None,
+        read_short_disconnects: true,
     })
 }
 

@@ -9,21 +9,8 @@ use std::time::{Duration, Instant};
 use common::{Mosquitto, TestBroker, free_port, one_error_line, skeeter, text};
 use serde_json::Value;
 
-const ALL_CHECKS: [&str; 13] = [
-    "mqtt5",
-    "mqtt311",
-    "mqtt31",
-    "qos1",
-    "qos2",
-    "retain",
-    "wildcards",
-    "shared",
-    "topic-alias",
-    "keepalive",
-    "sys",
-    "will",
-    "max-packet",
-];
+/// Every check --require can name.
+const ALL_CHECKS: [&str; 13] = skeeter::cli::PROBE_CHECKS;
 
 fn probe_json(port: u16, extra: &[&str]) -> (Value, std::process::Output) {
     let port = port.to_string();

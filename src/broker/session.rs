@@ -140,6 +140,19 @@ struct SessionState {
 }
 
 impl SessionState {
+    /// The journal's view of a kept session's expiry: forgotten at 0, else (re)recorded with
+    /// the user name.
+    fn journal_expiry(&mut self, expiry: u32) {
+        if expiry == 0 {
+            self.forget();
+        } else {
+            let username = self.username.clone();
+            self.record(|buf, client| {
+                record::session_resume(buf, client, expiry, username.as_deref());
+            });
+        }
+    }
+
     /// Journal a change of this session (when it is persisted).
     fn record(&self, write: impl FnOnce(&mut Vec<u8>, &str)) {
         if self.persisted
@@ -302,14 +315,7 @@ impl Session {
     pub fn set_expiry(&self, link_id: u64, expiry: u32) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         state.expiry = expiry;
-        if expiry == 0 {
-            state.forget();
-        } else {
-            let username = state.username.clone();
-            state.record(|buf, client| {
-                record::session_resume(buf, client, expiry, username.as_deref());
-            });
-        }
+        state.journal_expiry(expiry);
         Ok(())
     }
 
@@ -817,14 +823,7 @@ impl Sessions {
             state.link = Some(link);
             state.username = username;
             if present {
-                if expiry == 0 {
-                    state.forget();
-                } else {
-                    let username = state.username.clone();
-                    state.record(|buf, client| {
-                        record::session_resume(buf, client, expiry, username.as_deref());
-                    });
-                }
+                state.journal_expiry(expiry);
             } else if expiry != 0 && state.journal.is_some() {
                 state.persisted = true;
                 let username = state.username.clone();

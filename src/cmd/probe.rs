@@ -255,14 +255,7 @@ async fn probe(args: &ProbeArgs, address: &str) -> Result<()> {
     } else {
         checks.push(Check::not_tried("topic-alias", "needs MQTT 5"));
     }
-    let keepalive_version = [
-        ProtocolVersion::V311,
-        ProtocolVersion::V31,
-        ProtocolVersion::V5,
-    ]
-    .into_iter()
-    .find(|v| accepted.contains(v))
-    .unwrap_or(probe.protocol);
+    let keepalive_version = older_first(&accepted, probe.protocol);
     let [keepalive] = bounded(
         &probe,
         ["keepalive"],
@@ -291,14 +284,7 @@ async fn probe(args: &ProbeArgs, address: &str) -> Result<()> {
 
     // 3.1.1 (or 3.1) for the size search: rumqttc's MQTT 5 client refuses to send more than the
     // CONNACK's maximum, and the point is to find what the broker really takes.
-    let size_version = [
-        ProtocolVersion::V311,
-        ProtocolVersion::V31,
-        ProtocolVersion::V5,
-    ]
-    .into_iter()
-    .find(|v| accepted.contains(v))
-    .unwrap_or(probe.protocol);
+    let size_version = older_first(&accepted, probe.protocol);
     let (check, size) = max_packet(&probe, size_version, args.max_size_cap as usize, qos).await;
     checks.push(check);
     facts.max_packet = size;
@@ -1166,4 +1152,17 @@ async fn try_size(connection: &mut Connection, topic: &str, qos: QoS, size: usiz
         }
     }
     Ok(true)
+}
+
+/// The version to use where MQTT 5 would get in the way (its client checks limits itself):
+/// 3.1.1, else 3.1, else 5, among those accepted; `fallback` when none is.
+fn older_first(accepted: &[ProtocolVersion], fallback: ProtocolVersion) -> ProtocolVersion {
+    [
+        ProtocolVersion::V311,
+        ProtocolVersion::V31,
+        ProtocolVersion::V5,
+    ]
+    .into_iter()
+    .find(|v| accepted.contains(v))
+    .unwrap_or(fallback)
 }

@@ -399,7 +399,9 @@ Differences from mosquitto_pub 2.0 (its bugs are not copied):
   -D for a packet pub never sends (subscribe, unsubscribe) is an error, not ignored. A broker
   answering -D connect authentication-method with an AUTH challenge is refused (exit 1): an
   AUTH exchange is not supported. -D publish topic-alias N sends the topic once, then the alias
-  alone; an N above the broker's maximum (CONNACK) exits 2 before publishing.
+  alone; an N above the broker's maximum (CONNACK) exits 2 before publishing. With -V 5, a
+  DISCONNECT of 2 or 3 bytes from the broker ends the run as a lost connection (exit 7) without
+  its reason code, which sub, rr and run do report.
   -d writes its trace to stderr, not among the output; --help and --version exit 0.";
 
 /// What `sub` does when its connection drops.

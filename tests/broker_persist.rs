@@ -60,10 +60,13 @@ fn retained_messages_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("skeeter.db");
     let (broker, port) = persistent_broker(&file, &[]);
-    publish(port, &["-t", "keep/a", "-r", "-m", "first"]);
+    publish(port, &["-t", "keep/a", "-r", "-q", "1", "-m", "first"]);
     publish(port, &["-t", "keep/b", "-r", "-q", "1", "-m", "second"]);
-    publish(port, &["-t", "keep/gone", "-r", "-m", "soon cleared"]);
-    publish(port, &["-t", "keep/gone", "-r", "-n"]);
+    publish(
+        port,
+        &["-t", "keep/gone", "-r", "-q", "1", "-m", "soon cleared"],
+    );
+    publish(port, &["-t", "keep/gone", "-r", "-q", "1", "-n"]);
     assert!(broker.terminate().success());
     assert!(file.exists());
 
@@ -186,7 +189,7 @@ fn a_mosquitto_conf_turns_persistence_on() {
     .unwrap();
     let (broker, lines) = skeeter_broker(&["-c", conf.to_str().unwrap()], 1);
     let port = listening_port(&lines, "mqtt");
-    publish(port, &["-t", "c", "-r", "-m", "from conf"]);
+    publish(port, &["-t", "c", "-r", "-q", "1", "-m", "from conf"]);
     assert!(broker.terminate().success());
     assert!(location.join("broker.db").exists());
     let (broker, port) = persistent_broker(&location.join("broker.db"), &[]);
@@ -220,7 +223,7 @@ fn an_unusable_file_stops_the_start() {
     // A real snapshot with one byte changed, then one cut short.
     std::fs::remove_file(&file).unwrap();
     let (broker, port) = persistent_broker(&file, &[]);
-    publish(port, &["-t", "t", "-r", "-m", "payload"]);
+    publish(port, &["-t", "t", "-r", "-q", "1", "-m", "payload"]);
     assert!(broker.terminate().success());
     let good = std::fs::read(&file).unwrap();
     let mut bad = good.clone();
@@ -672,7 +675,8 @@ fn the_library_saves_on_stop() {
     };
     let broker = BackgroundBroker::start(config.clone()).unwrap();
     let port = broker.local_addr().port();
-    publish(port, &["-t", "lib", "-r", "-m", "kept"]);
+    // QoS 1: pub exits once the broker has it, so stop() cannot come first.
+    publish(port, &["-t", "lib", "-r", "-q", "1", "-m", "kept"]);
     broker.stop();
     // The snapshot alone has it: no journal to replay.
     std::fs::remove_file(dir.path().join("lib.db.journal")).unwrap();

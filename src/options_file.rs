@@ -32,17 +32,22 @@ pub fn locate(args: &[OsString], tool: &str, mosquitto_name: bool) -> Option<(Pa
     if let Some(explicit) = explicit_file(args) {
         return Some((explicit, true));
     }
-    let config_home = match std::env::var_os("XDG_CONFIG_HOME") {
-        // As mosquitto: when XDG_CONFIG_HOME is set, HOME is never consulted.
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(std::env::var_os("HOME")?).join(".config"),
-    };
+    let config_home = config_home()?;
     let path = if mosquitto_name {
         config_home.join(format!("mosquitto_{tool}"))
     } else {
         config_home.join("skeeter").join(tool)
     };
     Some((path, false))
+}
+
+/// `$XDG_CONFIG_HOME`, else `$HOME/.config` (as mosquitto: when XDG_CONFIG_HOME is set, HOME
+/// is never consulted); None without either. Profiles live there too.
+pub fn config_home() -> Option<PathBuf> {
+    match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => Some(PathBuf::from(std::env::var_os("HOME")?).join(".config")),
+    }
 }
 
 /// The value of `-o FILE`, `--options-file FILE` or `--options-file=FILE`.

@@ -24,11 +24,11 @@ use crate::cli::ConnectArgs;
 
 /// The configuration file, if there is a place for one.
 pub fn config_path() -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".config"),
-    };
-    Some(base.join("skeeter").join("config.toml"))
+    Some(
+        crate::options_file::config_home()?
+            .join("skeeter")
+            .join("config.toml"),
+    )
 }
 
 /// The profile named in `args` (`--profile NAME`, `--profile=NAME`) or SKEETER_PROFILE.

@@ -221,16 +221,10 @@ pub(crate) fn describe_v4(packet: &rumqttc::mqttbytes::v4::Packet) -> String {
         Packet::PubRec(ack) => format!("PUBREC (m{})", ack.pkid),
         Packet::PubRel(ack) => format!("PUBREL (m{})", ack.pkid),
         Packet::PubComp(ack) => format!("PUBCOMP (m{})", ack.pkid),
-        Packet::Subscribe(s) => format!(
-            "SUBSCRIBE (m{}, {})",
-            s.pkid,
-            s.filters
-                .iter()
-                .map(|f| format!("'{}' q{}", f.path, f.qos as u8))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Packet::Unsubscribe(u) => format!("UNSUBSCRIBE (m{}, '{}')", u.pkid, u.topics.join("', '")),
+        Packet::Subscribe(s) => {
+            describe_subscribe(s.pkid, s.filters.iter().map(|f| (&f.path, f.qos as u8)))
+        }
+        Packet::Unsubscribe(u) => describe_unsubscribe(u.pkid, &u.topics),
         Packet::PingReq => "PINGREQ".into(),
         Packet::Disconnect => "DISCONNECT".into(),
         Packet::Connect(_) => "CONNECT".into(),
@@ -263,18 +257,10 @@ pub(crate) fn describe_v5(packet: &super::codec::Incoming5) -> String {
         Packet::PubRec(ack) => format!("PUBREC (m{})", ack.pkid),
         Packet::PubRel(ack) => format!("PUBREL (m{})", ack.pkid),
         Packet::PubComp(ack) => format!("PUBCOMP (m{})", ack.pkid),
-        Packet::Subscribe(s) => format!(
-            "SUBSCRIBE (m{}, {})",
-            s.pkid,
-            s.filters
-                .iter()
-                .map(|f| format!("'{}' q{}", f.path, f.qos as u8))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Packet::Unsubscribe(u) => {
-            format!("UNSUBSCRIBE (m{}, '{}')", u.pkid, u.filters.join("', '"))
+        Packet::Subscribe(s) => {
+            describe_subscribe(s.pkid, s.filters.iter().map(|f| (&f.path, f.qos as u8)))
         }
+        Packet::Unsubscribe(u) => describe_unsubscribe(u.pkid, &u.filters),
         Packet::PingReq(_) => "PINGREQ".into(),
         other => format!("{other:?}")
             .split(['(', ' ', '{'])
@@ -282,4 +268,17 @@ pub(crate) fn describe_v5(packet: &super::codec::Incoming5) -> String {
             .unwrap_or_default()
             .to_uppercase(),
     }
+}
+
+/// `SUBSCRIBE (m1, 'a/#' q1, 'b' q0)`.
+fn describe_subscribe<'a>(pkid: u16, filters: impl Iterator<Item = (&'a String, u8)>) -> String {
+    let filters: Vec<String> = filters
+        .map(|(path, qos)| format!("'{path}' q{qos}"))
+        .collect();
+    format!("SUBSCRIBE (m{pkid}, {})", filters.join(", "))
+}
+
+/// `UNSUBSCRIBE (m2, 'a/#', 'b')`.
+fn describe_unsubscribe(pkid: u16, filters: &[String]) -> String {
+    format!("UNSUBSCRIBE (m{pkid}, '{}')", filters.join("', '"))
 }

@@ -203,9 +203,14 @@ async fn supervise(
     mut report: Report,
     heartbeat: Option<u64>,
 ) -> Result<i32> {
-    let mut signals = Vec::with_capacity(FORWARDED.len());
+    // One small task per signal, all feeding one channel: the loop below waits on it alone.
+    let (signals_tx, mut signals) = mpsc::unbounded_channel::<SignalKind>();
     for kind in FORWARDED {
-        signals.push((kind, signal(kind)?));
+        let mut stream = signal(kind)?;
+        let tx = signals_tx.clone();
+        tokio::spawn(
+            async move { while stream.recv().await.is_some() && tx.send(kind).is_ok() {} },
+        );
     }
     let clock = Instant::now();
     let mut child = match tokio::process::Command::new(&command[0])
@@ -260,15 +265,6 @@ async fn supervise(
     // process it left behind may hold the pipes open).
     let mut grace: Option<Instant> = None;
     let status: ExitStatus = loop {
-        let forwarded = async {
-            let waits = signals.iter_mut().map(|(kind, stream)| {
-                Box::pin(async move {
-                    stream.recv().await;
-                    *kind
-                })
-            });
-            select_first(waits).await
-        };
         tokio::select! {
             status = child.wait(), if exited.is_none() => {
                 let status = status?;
@@ -293,7 +289,7 @@ async fn supervise(
                     break status;
                 }
             }
-            kind = forwarded, if exited.is_none() => {
+            Some(kind) = signals.recv(), if exited.is_none() => {
                 if let Some(pid) = pid {
                     // SAFETY: kill(2) on the pid of the child we started (not yet reaped).
                     unsafe { libc::kill(pid as libc::pid_t, kind.as_raw_value()) };
@@ -326,23 +322,6 @@ async fn supervise(
     }
     report.state(&job.topic, state).await;
     Ok(code)
-}
-
-/// Wait for the first of the futures (a tiny select_all, to avoid a dependency for it).
-async fn select_first<F, T>(futures: impl Iterator<Item = F>) -> T
-where
-    F: std::future::Future<Output = T> + Unpin,
-{
-    let mut futures: Vec<F> = futures.collect();
-    std::future::poll_fn(move |cx| {
-        for future in &mut futures {
-            if let std::task::Poll::Ready(value) = std::pin::Pin::new(future).poll(cx) {
-                return std::task::Poll::Ready(value);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 /// Copy a stream of the command to ours line by line, and hand each line on (without its

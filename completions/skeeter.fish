@@ -67,6 +67,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s M -l max-infligh
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -85,7 +87,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s r -l retain -d '
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l payload-is-utf8 -d 'Mark the payload as UTF-8 text (payload format indicator 1)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand pub" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
@@ -124,6 +125,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s M -l max-infligh
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -146,7 +149,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l no-local -d 'Do 
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l retain-as-published -d 'Keep the retain flag of messages as published, not only for retained ones sent on subscribing (subscription option)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand sub" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
@@ -180,6 +182,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s M -l max-inflight
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -198,7 +202,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s N -d 'Do not prin
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l pretty -d 'Indent the JSON of %j and %J'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand rr" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
@@ -233,6 +236,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s M -l max-infligh
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -246,7 +251,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l tls-alpn -d 'Ask
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l require-broker -d 'Do not run the command unless the broker can be reached (exit 1 if not)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand run" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
@@ -276,6 +280,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s M -l 
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -289,7 +295,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l tls-a
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l dry-run -d 'Only list the topics that hold a retained message; clear nothing'
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand clean-retained" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
@@ -334,6 +339,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -s M -l max-infli
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -347,7 +354,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l tls-alpn -d 'A
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l json -d 'Print one JSON object (its members under --help) instead of the table'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'

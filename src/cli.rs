@@ -186,8 +186,10 @@ pub struct ConnectArgs {
     #[arg(long, env = "SKEETER_WILL_RETAIN", value_parser = BoolishValueParser::new(), requires = "will_topic")]
     pub will_retain: bool,
 
-    /// Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones.
-    #[arg(long, env = "SKEETER_NODELAY", value_parser = BoolishValueParser::new())]
+    /// Send each packet at once (TCP_NODELAY): on by default (mosquitto's clients default to
+    /// off). --nodelay=false lets the kernel gather small packets (Nagle's algorithm), which
+    /// stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements.
+    #[arg(long, env = "SKEETER_NODELAY", action = ArgAction::Set, value_parser = BoolishValueParser::new(), num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", value_name = "BOOL")]
     pub nodelay: bool,
 
     /// Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080;

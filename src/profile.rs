@@ -133,8 +133,8 @@ fn words_of(text: &str, name: &str) -> Result<Vec<OsString>, String> {
                     "[profile.{name}] {key}: a switch, give true or false"
                 ));
             }
-            words.push(OsString::from(&flag));
-            words.push(OsString::from(text));
+            // One word: an option whose value is optional (--nodelay=false) takes only this form.
+            words.push(OsString::from(format!("{flag}={text}")));
         }
     }
     Ok(words)
@@ -155,9 +155,10 @@ mod tests {
                     [profile.dev]\nhost = \"localhost\"\n";
         let got = words(text, "prod").unwrap();
         for expected in [
-            &["--host", "mqtt.example.com"][..],
-            &["--port", "8883"],
-            &["--pw-file", "/etc/pw"],
+            &["--host=mqtt.example.com"][..],
+            &["--port=8883"],
+            &["--pw-file=/etc/pw"],
+            &["--nodelay=false"],
             &["--insecure"],
         ] {
             assert!(
@@ -165,8 +166,7 @@ mod tests {
                 "{got:?}"
             );
         }
-        assert!(!got.contains(&"--nodelay".to_owned()));
-        assert_eq!(words(text, "dev").unwrap(), ["--host", "localhost"]);
+        assert_eq!(words(text, "dev").unwrap(), ["--host=localhost"]);
     }
 
     #[test]

@@ -693,6 +693,15 @@ impl Connection {
 
     /// MQTT 5: the properties of the broker's last CONNACK (None in MQTT 3.1.1, or when it had
     /// none).
+    /// Events already read from the socket, which the next `next_event` returns without
+    /// waiting (a batch of PUBLISHes read together).
+    pub fn has_buffered_events(&self) -> bool {
+        match &self.eventloop {
+            EventLoop::V4(eventloop) => !eventloop.state.events.is_empty(),
+            EventLoop::V5(eventloop) => !eventloop.state.events.is_empty(),
+        }
+    }
+
     pub fn connack_properties(&self) -> Option<&mqtt5::ConnAckProperties> {
         self.connack.as_ref()
     }

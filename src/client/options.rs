@@ -128,6 +128,8 @@ pub struct Settings {
     pub network: NetworkOptions,
     /// -A: the local address to connect from.
     pub bind_address: Option<IpAddr>,
+    /// --nodelay: TCP_NODELAY on the connection to the broker (rumqttc's, or the relay's).
+    pub nodelay: bool,
     /// --proxy: the SOCKS5 proxy URL, as given.
     pub proxy: Option<String>,
     /// -V: the protocol version to speak.
@@ -380,6 +382,7 @@ pub fn settings(args: &ConnectArgs) -> Result<Settings> {
         mqtt,
         network,
         bind_address: args.bind_address,
+        nodelay: args.nodelay,
         proxy: args.proxy.clone(),
         protocol: args.protocol(),
         host,

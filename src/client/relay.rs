@@ -142,6 +142,7 @@ enum Target {
 struct Route {
     target: Target,
     bind: Option<IpAddr>,
+    nodelay: bool,
     proxy: Option<ProxyUrl>,
     /// TLS on the broker's side (rumqttc's Unix transport has none), with the broker's name.
     tls: Option<(TlsConnector, ServerName<'static>)>,
@@ -223,12 +224,12 @@ impl Route {
             Target::Tcp { host, port } => (host.as_str(), *port),
         };
         let Some(proxy) = &self.proxy else {
-            let stream = connect_tcp(host, port, self.bind)
+            let stream = connect_tcp(host, port, self.bind, self.nodelay)
                 .await
                 .map_err(|err| err.to_string())?;
             return Ok(Box::new(stream));
         };
-        let socket = connect_tcp(&proxy.host, proxy.port, self.bind)
+        let socket = connect_tcp(&proxy.host, proxy.port, self.bind, self.nodelay)
             .await
             .map_err(|err| format!("cannot reach the proxy: {err}"))?;
         // socks5h: an IP address goes as one, a host name as the name (the proxy resolves it).
@@ -358,6 +359,7 @@ impl Relay {
         let route = Arc::new(Route {
             target,
             bind: settings.bind_address,
+            nodelay: settings.nodelay,
             proxy,
             tls,
             mqtt31,
@@ -670,7 +672,12 @@ fn connect_as_31(buf: &[u8]) -> io::Result<Option<BytesMut>> {
 }
 
 /// A TCP connection to `host:port`, its local end bound to `local` (any port) when given.
-async fn connect_tcp(host: &str, port: u16, local: Option<IpAddr>) -> io::Result<TcpStream> {
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    local: Option<IpAddr>,
+    nodelay: bool,
+) -> io::Result<TcpStream> {
     let mut last_error = None;
     for remote in tokio::net::lookup_host((host, port)).await? {
         if local.is_some_and(|local| remote.is_ipv4() != local.is_ipv4()) {
@@ -686,7 +693,7 @@ async fn connect_tcp(host: &str, port: u16, local: Option<IpAddr>) -> io::Result
         }
         match socket.connect(remote).await {
             Ok(stream) => {
-                stream.set_nodelay(true)?;
+                stream.set_nodelay(nodelay)?;
                 return Ok(stream);
             }
             Err(err) => last_error = Some(err),

@@ -213,7 +213,16 @@ async fn receive(
     let mut stopping = false;
 
     loop {
+        // Messages read in one batch are written together; the output is flushed before
+        // waiting for the network (so a kept session's acks, which only leave when the event
+        // loop reads again, follow what they confirm onto stdout).
+        if !connection.has_buffered_events()
+            && let Err(err) = out.flush()
+        {
+            return output_error(err);
+        }
         if stopping && clearing.done() {
+            out.flush().or_else(|err| output_error(err).map(|_| ()))?;
             return Ok(Stop::Done);
         }
         let event = tokio::select! {
@@ -311,15 +320,13 @@ async fn receive(
             .is_some_and(|pct| rand::random::<f64>() * 100.0 >= pct)
         {
             // Left out by --random-filter, but counted by -C, as mosquitto_sub does.
-        } else if let Err(err) = print(&mut out, &mut output, &publish, settings.quiet) {
-            if err.kind() == io::ErrorKind::BrokenPipe {
-                return Ok(Stop::Done); // the reader went away: nothing left to do
-            }
-            return Err(Fatal::new(
-                Code::Failure,
-                format!("cannot write to standard output: {err}"),
-            )
-            .into());
+        } else if let Err(err) = print(
+            &mut out,
+            &mut output,
+            &publish,
+            settings.quiet,
+        ) {
+            return output_error(err);
         }
         connection.acknowledge(&publish);
         printed += 1;
@@ -399,8 +406,8 @@ fn wanted(publish: &Received, args: &SubArgs) -> bool {
         .any(|filter| topic::matches(&publish.topic, filter))
 }
 
-/// Print one message and flush. A %J payload that is not JSON is reported (not with --quiet)
-/// and the message still counts, as in mosquitto_sub.
+/// Print one message (the loop flushes). A %J payload that is not JSON is reported (not with
+/// --quiet) and the message still counts, as in mosquitto_sub.
 fn print(
     out: &mut impl Write,
     output: &mut Output,
@@ -422,7 +429,19 @@ fn print(
             publish.topic
         );
     }
-    out.flush()
+    Ok(())
+}
+
+/// A write error on stdout: a reader gone away ends the run cleanly, anything else is an error.
+fn output_error(err: io::Error) -> Result<Stop> {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        return Ok(Stop::Done); // the reader went away: nothing left to do
+    }
+    Err(Fatal::new(
+        Code::Failure,
+        format!("cannot write to standard output: {err}"),
+    )
+    .into())
 }
 
 /// A refused filter is reported (with the MQTT 5 reason in words); if every filter was refused

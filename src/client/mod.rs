@@ -377,12 +377,18 @@ impl Connection {
             false => requests,
         };
         let socket = relay.as_ref().map(|r| r.socket());
+        // MQTT 3.1.1: the name resolved here for the first connection only; a reconnection
+        // resolves it again. (MQTT 5 options take the CONNACK's keep-alive: not swapped.)
+        let resolved = (socket.is_none() && settings.protocol != ProtocolVersion::V5)
+            .then(|| settings.resolved_here())
+            .flatten();
+        let first = resolved.is_some();
         let (client, eventloop) = if settings.protocol == ProtocolVersion::V5 {
             let (client, eventloop) =
                 v5::AsyncClient::new(settings.mqtt5_options(socket), requests.max(1));
             (Client::V5(client), EventLoop::V5(Box::new(eventloop)))
         } else {
-            let mqtt = settings.mqtt_options(socket);
+            let mqtt = resolved.unwrap_or_else(|| settings.mqtt_options(socket));
             let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt, requests.max(1));
             eventloop.set_network_options(settings.network.clone());
             (Client::V4(client), EventLoop::V4(Box::new(eventloop)))
@@ -412,7 +418,11 @@ impl Connection {
                 settings.mqtt.keep_alive().as_secs()
             );
         }
-        match connection.next_event().await {
+        let first_event = connection.next_event().await;
+        if let (true, EventLoop::V4(eventloop)) = (first, &mut connection.eventloop) {
+            eventloop.mqtt_options = settings.mqtt_options(None);
+        }
+        match first_event {
             Ok(Event::ConnAck { .. }) => Ok(connection),
             Ok(other) => Err(anyhow::anyhow!(
                 "unexpected first event from {}: {other:?}",

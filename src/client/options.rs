@@ -505,15 +505,38 @@ fn password(args: &ConnectArgs) -> Result<Option<String>> {
 impl Settings {
     /// The MQTT options, pointed at the -A relay's Unix socket when there is one.
     pub fn mqtt_options(&self, relay: Option<&Path>) -> MqttOptions {
-        let Some(socket) = relay else {
-            return self.mqtt.clone();
-        };
-        let mut mqtt = MqttOptions::new(
-            self.mqtt.client_id(),
-            socket.to_string_lossy().into_owned(),
-            0,
-        );
-        mqtt.set_transport(Transport::unix())
+        match relay {
+            Some(socket) => {
+                self.mqtt_options_at(socket.to_string_lossy().into_owned(), 0, Transport::unix())
+            }
+            None => self.mqtt.clone(),
+        }
+    }
+
+    /// Plain TCP to a host name with exactly one address: that address, resolved here on the
+    /// caller's thread. rumqttc resolves every name on a thread of its own, and for a one-shot
+    /// `pub` starting that thread and waiting for it took longer than everything else (2.7 ms
+    /// in all to 127.0.0.1, 4.0 ms to localhost, measured). None when the name is an address
+    /// already, has several (rumqttc tries each in turn), does not resolve (rumqttc says why)
+    /// or the connection is not plain TCP (TLS and WebSockets need the name).
+    pub fn resolved_here(&self) -> Option<MqttOptions> {
+        use std::net::ToSocketAddrs;
+        if !matches!(self.mqtt.transport(), Transport::Tcp) || self.host.parse::<IpAddr>().is_ok()
+        {
+            return None;
+        }
+        let mut addresses = (self.host.as_str(), self.port).to_socket_addrs().ok()?;
+        let address = addresses.next()?;
+        if addresses.next().is_some() {
+            return None;
+        }
+        Some(self.mqtt_options_at(address.ip().to_string(), self.port, Transport::Tcp))
+    }
+
+    /// [`Settings::mqtt_options`] with another broker address and transport.
+    fn mqtt_options_at(&self, host: String, port: u16, transport: Transport) -> MqttOptions {
+        let mut mqtt = MqttOptions::new(self.mqtt.client_id(), host, port);
+        mqtt.set_transport(transport)
             .set_keep_alive(self.mqtt.keep_alive())
             .set_clean_session(self.mqtt.clean_session())
             .set_max_packet_size(MAX_PACKET_SIZE, MAX_PACKET_SIZE)

@@ -1,0 +1,727 @@
+//! The clients of a bench run, one task each with its own [`Connection`]: publishers (a producer
+//! task beside the event loop, as in `Connection::publish_all`), subscribers and conn's idle
+//! clients. Each reports once connected ([`Ready`]) and returns what it counted at the end.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::QoS;
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot, watch};
+
+use crate::client::{self, Client, Connection, ConnectionError, Event, Settings};
+use crate::exit::{self, Code};
+
+use super::message::Header;
+use super::plan::{Mode, Plan};
+use super::stats::{Clock, Latency, Recorder, Tally};
+
+/// Stop levels (the stop channel's values): publishers stop publishing (then wait for their last
+/// acknowledgements, subscribers for their last messages); everything stops now.
+pub const STOP_PUBLISHING: u8 = 1;
+pub const STOP_NOW: u8 = 2;
+
+/// How long a publisher waits for its last acknowledgements after its last message (and after a
+/// Ctrl-C).
+const DRAIN: Duration = Duration::from_secs(10);
+const DRAIN_INTERRUPTED: Duration = Duration::from_secs(2);
+/// After the producer's DISCONNECT request, how long the event loop may take to write it.
+const DISCONNECT_GRACE: Duration = Duration::from_secs(5);
+/// A subscriber that has not got every message expected ends after this long without one.
+pub const IDLE: Duration = Duration::from_secs(1);
+const SUBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When publishing starts (sent once every client has connected).
+#[derive(Debug, Clone, Copy)]
+pub struct Go {
+    pub start: Instant,
+    /// --duration's end (None: --count ends the run).
+    pub end: Option<Instant>,
+    /// The end of the warm-up, on the [`Clock`].
+    pub warm_ns: u64,
+}
+
+/// A counter the progress line reads, on a cache line of its own (tasks on both cores bump them).
+#[derive(Default)]
+#[repr(align(64))]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub sent: Counter,
+    pub received: Counter,
+}
+
+/// What every client task shares.
+pub struct Shared {
+    pub plan: Plan,
+    pub settings: Settings,
+    pub clock: Clock,
+    /// This run's id, in every message's header.
+    pub run: u32,
+    pub counters: Counters,
+    pub ack_latency: Arc<Latency>,
+    pub e2e_latency: Arc<Latency>,
+    pub stop: watch::Receiver<u8>,
+    pub go: watch::Receiver<Option<Go>>,
+    /// End to end, once the publishers are done: how many messages each sent.
+    pub sent: watch::Receiver<Option<Arc<Vec<u64>>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Publisher,
+    Subscriber,
+    Conn,
+}
+
+impl Role {
+    /// What -i / -I's client id gets appended.
+    fn id_suffix(self, index: u32) -> String {
+        match self {
+            Role::Publisher => format!("-pub-{index}"),
+            Role::Subscriber => format!("-sub-{index}"),
+            Role::Conn => format!("-{index}"),
+        }
+    }
+}
+
+/// Why a client could not take part: the reason as the summary groups it, and the error (the
+/// run's exit code when every client of its kind failed).
+pub struct Failure {
+    pub reason: String,
+    pub error: anyhow::Error,
+}
+
+/// Sent once per client when its connection is up (with the connect time) or has failed.
+pub struct Ready {
+    pub role: Role,
+    pub result: Result<Duration, Failure>,
+}
+
+#[derive(Debug, Default)]
+pub struct PublisherOutcome {
+    /// Written to the connection.
+    pub sent: u64,
+    /// Meant to go at or after the end of the warm-up.
+    pub sent_steady: u64,
+    /// PUBACK (QoS 1), PUBCOMP or a refusing PUBREC (QoS 2).
+    pub acked: u64,
+    /// MQTT 5: acknowledged with a reason code of 0x80 or more.
+    pub refused: u64,
+    pub first_refusal: Option<u8>,
+    pub last_sent_ns: Option<u64>,
+    /// --rate: how far behind its schedule the publisher fell at worst.
+    pub max_lag: Duration,
+    /// How many times the in-flight window was full when a message was due.
+    pub window_full: u64,
+    /// Why the connection was lost during the run.
+    pub lost: Option<String>,
+}
+
+pub struct SubscriberOutcome {
+    /// Whether its SUBACK came (it then expects its publishers' messages).
+    pub subscribed: bool,
+    pub tally: Tally,
+    pub lost: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ConnOutcome {
+    pub lost: Option<String>,
+}
+
+/// A connection failure in the summary's words: a CONNACK refusal as `0x87 not authorized`
+/// (MQTT 5) or `5 not authorised`, anything else as its message without the address.
+pub fn reason_of(err: &anyhow::Error, address: &str) -> String {
+    match exit::code_of(err) {
+        Code::Refused(code) if code >= 0x80 => {
+            format!("{code:#04x} {}", client::reason_words(code))
+        }
+        Code::Refused(code) => format!("{code} {}", client::refusal_words(code)),
+        _ => {
+            let text = format!("{err:#}");
+            let text = text
+                .strip_prefix(&format!("cannot connect to {address}: "))
+                .unwrap_or(&text)
+                .replace(&format!(" with {address}"), "");
+            let text = match text.rfind(" (os error ") {
+                Some(at) if text.ends_with(')') => text[..at].to_owned(),
+                _ => text,
+            };
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Open one client's connection, its id suffixed; the time it took (TCP, TLS, CONNACK).
+async fn open(
+    shared: &Shared,
+    role: Role,
+    index: u32,
+    requests: usize,
+) -> Result<(Connection, Duration), Failure> {
+    let mut settings = shared.settings.clone();
+    let id = settings.mqtt.client_id();
+    if !id.is_empty() {
+        settings
+            .mqtt
+            .set_client_id(format!("{id}{}", role.id_suffix(index)));
+    }
+    let started = Instant::now();
+    tokio::select! {
+        opened = Connection::open(&settings, requests) => match opened {
+            Ok(connection) => Ok((connection, started.elapsed())),
+            Err(error) => Err(Failure {
+                reason: reason_of(&error, &settings.address),
+                error,
+            }),
+        },
+        () = wait_stop(shared.stop.clone(), STOP_NOW) => Err(Failure {
+            reason: "interrupted while connecting".into(),
+            error: anyhow::anyhow!("interrupted while connecting"),
+        }),
+    }
+}
+
+/// Resolves once the stop level reaches `level` (or the run is gone).
+async fn wait_stop(mut stop: watch::Receiver<u8>, level: u8) {
+    let _ = stop.wait_for(|s| *s >= level).await;
+}
+
+/// The start of publishing; None when the run stops first.
+async fn wait_go(mut go: watch::Receiver<Option<Go>>, stop: watch::Receiver<u8>) -> Option<Go> {
+    tokio::select! {
+        go = go.wait_for(|go| go.is_some()) => go.ok().and_then(|go| *go),
+        () = wait_stop(stop, STOP_NOW) => None,
+    }
+}
+
+/// Poll the connection (it answers pings, so it stays up) until `until` resolves.
+async fn keep_alive_until<T>(
+    connection: &mut Connection,
+    until: impl Future<Output = T>,
+) -> Result<T, ConnectionError> {
+    let mut until = std::pin::pin!(until);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut until => return Ok(out),
+            event = connection.next_event() => {
+                event?;
+            }
+        }
+    }
+}
+
+pub async fn publisher(
+    shared: Arc<Shared>,
+    index: u32,
+    ready: mpsc::UnboundedSender<Ready>,
+) -> PublisherOutcome {
+    let mut outcome = PublisherOutcome::default();
+    let plan = &shared.plan;
+    let requests = usize::from(plan.window) + 8;
+    let mut connection = match open(&shared, Role::Publisher, index, requests).await {
+        Ok((connection, took)) => {
+            let _ = ready.send(Ready {
+                role: Role::Publisher,
+                result: Ok(took),
+            });
+            connection
+        }
+        Err(failure) => {
+            let _ = ready.send(Ready {
+                role: Role::Publisher,
+                result: Err(failure),
+            });
+            return outcome;
+        }
+    };
+    let go = keep_alive_until(
+        &mut connection,
+        wait_go(shared.go.clone(), shared.stop.clone()),
+    )
+    .await;
+    let go = match go {
+        Ok(Some(go)) => go,
+        Ok(None) => {
+            let _ = connection.disconnect().await;
+            return outcome;
+        }
+        Err(err) => {
+            outcome.lost = Some(client::describe_error(&err));
+            return outcome;
+        }
+    };
+
+    let qos = plan.qos;
+    let window = Arc::new(Semaphore::new(usize::from(plan.window)));
+    let (times_tx, mut times_rx) = mpsc::unbounded_channel::<u64>();
+    let (completed_tx, completed_rx) = watch::channel(0u64);
+    let (finished_tx, finished_rx) = oneshot::channel::<()>();
+    let mut producer = tokio::spawn(produce(
+        Producer {
+            shared: Arc::clone(&shared),
+            client: connection.client.clone(),
+            index,
+            go,
+            window: Arc::clone(&window),
+            times: times_tx,
+            completed: completed_rx,
+        },
+        finished_tx,
+    ));
+
+    // The event loop: every write and acknowledgement, each matched with its send time (acks
+    // come in order on a connection; the producer queues the times in the order it publishes).
+    let mut recorder = Recorder::new(Arc::clone(&shared.ack_latency));
+    let mut awaiting_ack: VecDeque<u64> = VecDeque::with_capacity(usize::from(plan.window));
+    let mut completed = 0u64;
+    let clock = &shared.clock;
+    let grace = async {
+        let _ = finished_rx.await;
+        tokio::time::sleep(DISCONNECT_GRACE).await;
+    };
+    let mut grace = std::pin::pin!(grace);
+    loop {
+        let event = tokio::select! {
+            biased;
+            // Acknowledgements that never came (the window full) keep DISCONNECT from going.
+            () = &mut grace => break,
+            event = connection.next_event() => event,
+        };
+        let reason = match event {
+            Ok(Event::OutgoingPublish(_)) => {
+                let sent_ns = times_rx.try_recv().unwrap_or_else(|_| clock.now_ns());
+                outcome.sent += 1;
+                shared.counters.sent.add(1);
+                if sent_ns >= go.warm_ns {
+                    outcome.sent_steady += 1;
+                }
+                outcome.last_sent_ns = Some(clock.now_ns());
+                if qos != QoS::AtMostOnce {
+                    awaiting_ack.push_back(sent_ns);
+                    continue;
+                }
+                None
+            }
+            Ok(Event::PubAck(reason)) if qos == QoS::AtLeastOnce => Some(reason),
+            Ok(Event::PubComp(reason)) if qos == QoS::ExactlyOnce => Some(reason),
+            Ok(Event::PubRec(reason)) if qos == QoS::ExactlyOnce && reason >= 0x80 => Some(reason),
+            Ok(Event::OutgoingDisconnect) => {
+                connection.close().await;
+                break;
+            }
+            Ok(_) => continue,
+            Err(err) => {
+                outcome.lost = Some(client::describe_error(&err));
+                break;
+            }
+        };
+        if let Some(reason) = reason {
+            let now_ns = clock.now_ns();
+            if let Some(sent_ns) = awaiting_ack.pop_front()
+                && sent_ns >= go.warm_ns
+            {
+                recorder.record(now_ns.saturating_sub(sent_ns));
+            }
+            outcome.acked += 1;
+            if reason >= 0x80 {
+                outcome.refused += 1;
+                outcome.first_refusal.get_or_insert(reason);
+            }
+        }
+        completed += 1;
+        completed_tx.send_replace(completed);
+        window.add_permits(1);
+    }
+    // The producer may wait for room in the window or the request queue: both go now.
+    window.close();
+    drop(connection);
+    drop(completed_tx);
+    match tokio::time::timeout(Duration::from_secs(5), &mut producer).await {
+        Ok(Ok(report)) => {
+            outcome.max_lag = report.max_lag;
+            outcome.window_full = report.window_full;
+        }
+        _ => producer.abort(),
+    }
+    outcome
+}
+
+/// What a publisher's producer task needs.
+struct Producer {
+    shared: Arc<Shared>,
+    client: Client,
+    index: u32,
+    go: Go,
+    window: Arc<Semaphore>,
+    /// Each message's send time, in the order published, for the event loop.
+    times: mpsc::UnboundedSender<u64>,
+    /// Messages completed (written at QoS 0, acknowledged at QoS 1 and 2).
+    completed: watch::Receiver<u64>,
+}
+
+#[derive(Default)]
+struct ProducerReport {
+    max_lag: Duration,
+    window_full: u64,
+}
+
+/// Publish on schedule (--rate) or as the window allows, until --count, --duration or a stop;
+/// then wait for the last completions and queue DISCONNECT.
+async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerReport {
+    let shared = Arc::clone(&p.shared);
+    let plan = &shared.plan;
+    let mut report = ProducerReport::default();
+    let topic = plan.topic_of(p.index);
+    let header = Header {
+        run: shared.run,
+        publisher: p.index,
+        seq: 0,
+        sent_ns: 0,
+    };
+    // --rate R over P publishers: publisher i sends at start + (i + n P) / R.
+    let schedule = plan.rate.map(|rate| {
+        let spacing = 1e9 / rate;
+        (
+            f64::from(p.index) * spacing,
+            f64::from(plan.publishers) * spacing,
+        )
+    });
+    let end = p.go.end.map(tokio::time::Instant::from_std);
+    let mut stop = shared.stop.clone();
+    let mut seq = 0u64;
+    loop {
+        if plan.count.is_some_and(|count| seq >= count) || *stop.borrow() >= STOP_PUBLISHING {
+            break;
+        }
+        let now = Instant::now();
+        let scheduled = schedule.map(|(offset, interval)| {
+            p.go.start + Duration::from_nanos((offset + seq as f64 * interval) as u64)
+        });
+        if p.go.end.is_some_and(|end| scheduled.unwrap_or(now) >= end) {
+            break;
+        }
+        if let Some(at) = scheduled.filter(|&at| at > now) {
+            tokio::select! {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break,
+            }
+        }
+        match p.window.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => {
+                report.window_full += 1;
+                tokio::select! {
+                    permit = p.window.acquire() => match permit {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => break,
+                    },
+                    _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break,
+                    () = crate::cmd::sleep_until(end) => break,
+                }
+            }
+        }
+        let intended = match scheduled {
+            Some(at) => {
+                report.max_lag = report.max_lag.max(at.elapsed());
+                at
+            }
+            None => Instant::now(),
+        };
+        let sent_ns = shared.clock.unix_ns(intended);
+        let payload = Header {
+            seq,
+            sent_ns,
+            ..header
+        }
+        .payload(plan.size);
+        let _ = p.times.send(sent_ns);
+        let properties = plan.publish_properties.as_ref();
+        if !p
+            .client
+            .publish(&topic, plan.qos, false, payload, properties)
+            .await
+        {
+            break;
+        }
+        seq += 1;
+    }
+    let drain = match *stop.borrow() >= STOP_PUBLISHING {
+        true => DRAIN_INTERRUPTED,
+        false => DRAIN,
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(drain, p.completed.wait_for(|&done| done >= seq)) => {}
+        _ = stop.wait_for(|s| *s >= STOP_NOW) => {}
+    }
+    // The event loop takes no request while the window of unacknowledged messages is full.
+    let _ = tokio::time::timeout(Duration::from_secs(1), p.client.disconnect()).await;
+    let _ = finished.send(());
+    report
+}
+
+pub async fn subscriber(
+    shared: Arc<Shared>,
+    index: u32,
+    ready: mpsc::UnboundedSender<Ready>,
+) -> SubscriberOutcome {
+    let plan = &shared.plan;
+    let end_to_end = plan.mode == Mode::EndToEnd;
+    let mut tally = Tally::new(end_to_end.then_some(shared.run));
+    let failed = |failure: Failure| {
+        let _ = ready.send(Ready {
+            role: Role::Subscriber,
+            result: Err(failure),
+        });
+    };
+    let (mut connection, took) = match open(&shared, Role::Subscriber, index, 16).await {
+        Ok(opened) => opened,
+        Err(failure) => {
+            failed(failure);
+            return SubscriberOutcome {
+                subscribed: false,
+                tally,
+                lost: None,
+            };
+        }
+    };
+    if let Err(failure) = subscribe(&mut connection, plan, index).await {
+        failed(failure);
+        let _ = connection.disconnect().await;
+        return SubscriberOutcome {
+            subscribed: false,
+            tally,
+            lost: None,
+        };
+    }
+    let _ = ready.send(Ready {
+        role: Role::Subscriber,
+        result: Ok(took),
+    });
+
+    // Messages count from the SUBACK on (bench sub's publisher may be running already); the
+    // start only sets the warm-up and --duration.
+    let clock = &shared.clock;
+    let mut recorder = Recorder::new(Arc::clone(&shared.e2e_latency));
+    let warmup_ns = plan.warmup.as_nanos() as u64;
+    let matched = end_to_end.then(|| plan.matched(index));
+    let stop_level = if end_to_end {
+        STOP_NOW
+    } else {
+        STOP_PUBLISHING
+    };
+    let mut stopped = std::pin::pin!(wait_stop(shared.stop.clone(), stop_level));
+    let mut go = std::pin::pin!(wait_go(shared.go.clone(), shared.stop.clone()));
+    let mut started = false;
+    let mut sent = std::pin::pin!(wait_sent(shared.sent.clone()));
+    let mut expected: Option<u64> = None;
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+    let mut end = std::pin::pin!(tokio::time::sleep_until(far));
+    let mut idle = std::pin::pin!(tokio::time::sleep_until(far));
+    let mut last_arrival = tokio::time::Instant::now();
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = &mut stopped => break,
+            started_at = &mut go, if !started => {
+                started = true;
+                match started_at {
+                    Some(go) => {
+                        if end_to_end {
+                            tally.warm_ns = Some(go.warm_ns);
+                        }
+                        if let (Mode::Sub, Some(at)) = (plan.mode, go.end) {
+                            end.as_mut().reset(tokio::time::Instant::from_std(at));
+                        }
+                    }
+                    None => break,
+                }
+                continue;
+            }
+            sent = &mut sent, if end_to_end && expected.is_none() => {
+                let Some(sent) = sent else { break };
+                let matched = matched.as_deref().map_or(&[][..], |m| &m[..]);
+                let total = matched.iter().map(|&p| sent.get(p as usize).copied().unwrap_or(0)).sum();
+                expected = Some(total);
+                if tally.unique_own >= total {
+                    break;
+                }
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE);
+                continue;
+            }
+            () = &mut idle, if expected.is_some() => {
+                if last_arrival.elapsed() >= IDLE {
+                    break;
+                }
+                idle.as_mut().reset(last_arrival + IDLE);
+                continue;
+            }
+            () = &mut end => break,
+            event = connection.next_event() => event,
+        };
+        match event {
+            Ok(Event::Publish(message)) => {
+                let now_ns = clock.now_ns();
+                shared.counters.received.add(1);
+                // bench sub: the warm-up starts with the first bench message.
+                if !end_to_end
+                    && tally.warm_ns.is_none()
+                    && Header::parse(&message.payload).is_some()
+                {
+                    tally.warm_ns = Some(now_ns + warmup_ns);
+                }
+                if let Some(header) = tally.record(&message.payload, message.qos, now_ns) {
+                    // End to end the warm-up is about when messages were sent; for bench sub,
+                    // about when they arrived (from the first one).
+                    let measured = match end_to_end {
+                        true => header.sent_ns,
+                        false => now_ns,
+                    };
+                    if tally.warm_ns.is_some_and(|warm| measured >= warm) {
+                        recorder.record(now_ns.saturating_sub(header.sent_ns));
+                    }
+                }
+                if expected.is_some() {
+                    last_arrival = tokio::time::Instant::now();
+                }
+                if plan.mode == Mode::Sub
+                    && plan
+                        .count
+                        .is_some_and(|count| tally.received + tally.ignored >= count)
+                {
+                    break;
+                }
+                if expected.is_some_and(|expected| tally.unique_own >= expected) {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let lost = Some(client::describe_error(&err));
+                return SubscriberOutcome {
+                    subscribed: true,
+                    tally,
+                    lost,
+                };
+            }
+        }
+    }
+    drop(recorder);
+    let _ = connection.disconnect().await;
+    SubscriberOutcome {
+        subscribed: true,
+        tally,
+        lost: None,
+    }
+}
+
+/// The messages each publisher sent, once they are all done (None when the run is gone).
+async fn wait_sent(mut sent: watch::Receiver<Option<Arc<Vec<u64>>>>) -> Option<Arc<Vec<u64>>> {
+    sent.wait_for(|sent| sent.is_some())
+        .await
+        .ok()
+        .and_then(|sent| sent.clone())
+}
+
+/// Subscribe to this subscriber's filter and wait for the SUBACK.
+async fn subscribe(connection: &mut Connection, plan: &Plan, index: u32) -> Result<(), Failure> {
+    let failure = |reason: String| Failure {
+        error: anyhow::anyhow!("{reason}"),
+        reason,
+    };
+    let mut subscription = plan.subscription.clone();
+    subscription.filters = vec![plan.filter_of(index)];
+    connection
+        .client
+        .try_subscribe(&subscription)
+        .map_err(|err| failure(format!("cannot subscribe: {err}")))?;
+    let deadline = tokio::time::Instant::now() + SUBACK_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, connection.next_event()).await {
+            Ok(Ok(Event::SubAck(codes))) => {
+                return match codes.first() {
+                    Some(Ok(_)) => Ok(()),
+                    Some(Err(code)) => Err(failure(format!(
+                        "subscription refused: {code:#04x} {}",
+                        client::reason_words(*code)
+                    ))),
+                    None => Err(failure("empty SUBACK".into())),
+                };
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                return Err(failure(format!(
+                    "connection lost before the SUBACK: {}",
+                    client::describe_error(&err)
+                )));
+            }
+            Err(_) => {
+                return Err(failure(format!(
+                    "no SUBACK within {} s",
+                    SUBACK_TIMEOUT.as_secs()
+                )));
+            }
+        }
+    }
+}
+
+/// conn: connect, hold until --duration's end (or a stop), disconnect.
+pub async fn holder(
+    shared: Arc<Shared>,
+    index: u32,
+    ready: mpsc::UnboundedSender<Ready>,
+) -> ConnOutcome {
+    let mut outcome = ConnOutcome::default();
+    let mut connection = match open(&shared, Role::Conn, index, 4).await {
+        Ok((connection, took)) => {
+            let _ = ready.send(Ready {
+                role: Role::Conn,
+                result: Ok(took),
+            });
+            connection
+        }
+        Err(failure) => {
+            let _ = ready.send(Ready {
+                role: Role::Conn,
+                result: Err(failure),
+            });
+            return outcome;
+        }
+    };
+    let stop = shared.stop.clone();
+    let hold = async {
+        if let Some(go) = wait_go(shared.go.clone(), stop.clone()).await {
+            tokio::select! {
+                () = crate::cmd::sleep_until(go.end.map(tokio::time::Instant::from_std)) => {}
+                () = wait_stop(stop, STOP_PUBLISHING) => {}
+            }
+        }
+    };
+    match keep_alive_until(&mut connection, hold).await {
+        Ok(()) => {
+            let _ = connection.disconnect().await;
+        }
+        Err(err) => outcome.lost = Some(client::describe_error(&err)),
+    }
+    outcome
+}

@@ -360,6 +360,7 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
         interrupted: interrupted.load(Ordering::Relaxed),
         connected: &connected,
         connect_time,
+        started: run,
         duration: if run { end - start } else { Duration::ZERO },
         start_ns,
         warm_ns,
@@ -467,6 +468,9 @@ struct Gathered<'a> {
     interrupted: bool,
     connected: &'a Connected,
     connect_time: Duration,
+    /// Whether publishing (subscribing, holding) started: not when every client of a kind
+    /// failed, or at a Ctrl-C while connecting.
+    started: bool,
     duration: Duration,
     start_ns: u64,
     warm_ns: u64,
@@ -529,7 +533,8 @@ fn summarise(g: Gathered) -> Summary {
     };
     let sequences = || tallies().flat_map(|t| t.sequences.values());
 
-    let messages = (mode != Mode::Conn).then(|| {
+    let measured = mode != Mode::Conn && g.started;
+    let messages = measured.then(|| {
         let (expected, lost) = match mode {
             Mode::EndToEnd => {
                 let (mut expected, mut lost) = (0, 0);
@@ -572,7 +577,7 @@ fn summarise(g: Gathered) -> Summary {
         .then(|| receive_from_ns.and_then(|from| seconds(from, last_arrival_ns)))
         .flatten();
     let size = plan.size as f64;
-    let throughput = (mode != Mode::Conn).then(|| {
+    let throughput = measured.then(|| {
         let sent_msg_s = publishes.then(|| per_second(sent, publish_time)).flatten();
         let received_msg_s = subscribes
             .then(|| per_second(received, receive_time))
@@ -586,7 +591,7 @@ fn summarise(g: Gathered) -> Summary {
             }),
         }
     });
-    let steady = (mode != Mode::Conn).then(|| {
+    let steady = measured.then(|| {
         let sent_msg_s = publishes
             .then(|| per_second(sent_steady, seconds(g.warm_ns, last_sent_ns)))
             .flatten();
@@ -603,17 +608,20 @@ fn summarise(g: Gathered) -> Summary {
             }),
         }
     });
-    let rate = plan.rate.filter(|_| publishes).map(|asked| Rate {
-        asked,
-        achieved: per_second(sent, publish_time),
-        max_lag: g
-            .publishers
-            .iter()
-            .map(|p| p.max_lag)
-            .max()
-            .unwrap_or_default(),
-        window_full: g.publishers.iter().map(|p| p.window_full).sum(),
-    });
+    let rate = plan
+        .rate
+        .filter(|_| publishes && g.started)
+        .map(|asked| Rate {
+            asked,
+            achieved: per_second(sent, publish_time),
+            max_lag: g
+                .publishers
+                .iter()
+                .map(|p| p.max_lag)
+                .max()
+                .unwrap_or_default(),
+            window_full: g.publishers.iter().map(|p| p.window_full).sum(),
+        });
 
     Summary {
         mode,

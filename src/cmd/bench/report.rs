@@ -331,10 +331,19 @@ impl Summary {
                     "kept (at most {:.1} ms behind schedule)",
                     rate.max_lag.as_secs_f64() * 1e3
                 )
-            } else if rate.window_full > 0 {
+            } else if rate.window_full > 0 && self.qos > 0 {
                 format!(
                     "NOT kept: up to {:.0} ms behind schedule; the in-flight window (--inflight \
                      {}) was full {} time(s): the broker acknowledged too slowly",
+                    rate.max_lag.as_secs_f64() * 1e3,
+                    self.inflight,
+                    rate.window_full
+                )
+            } else if rate.window_full > 0 {
+                format!(
+                    "NOT kept: up to {:.0} ms behind schedule; the in-flight window (--inflight \
+                     {}) was full {} time(s): messages waited to be written (the broker read \
+                     too slowly, or the generator is CPU-bound: see cpu)",
                     rate.max_lag.as_secs_f64() * 1e3,
                     self.inflight,
                     rate.window_full

@@ -967,8 +967,8 @@ Summary (stdout; progress and notes go to stderr, progress only on a terminal): 
   and in steady state after --warmup; the rate asked and achieved; latency p50, p90, p99,
   p99.9 and max in milliseconds for connect (TCP, TLS, CONNECT to CONNACK), publish-ack (send
   to PUBACK or PUBCOMP; QoS 1 and 2) and end to end (send to arrival), over the messages sent
-  after the warm-up; the CPU time of the process (user, system) against its wall time and
-  cores.
+  after the warm-up; the CPU time of the process (user, system) against its wall time
+  (connecting included) and cores.
 
 --json prints the same as one object:
   {\"mode\": \"end-to-end\"|\"pub\"|\"sub\"|\"conn\", \"broker\": ADDRESS, \"embedded_broker\": BOOL,
@@ -985,7 +985,7 @@ Summary (stdout; progress and notes go to stderr, progress only on a terminal): 
    \"latency_ms\": {\"connect\"|\"publish_ack\"|\"end_to_end\": {\"count\", \"p50\", \"p90\", \"p99\",
      \"p99_9\", \"max\"} or null},
    \"cpu\": {\"user_s\", \"system_s\", \"cores\", \"utilisation\": 0.0 to 1.0 of the cores over the
-     duration}}
+     wall time, connecting included}}
   Numbers are numbers; null where a figure does not apply (acked at QoS 0, expected for sub,
   rate without --rate, a latency with no samples).
 
@@ -1094,7 +1094,7 @@ pub struct BenchArgs {
 /// --rate: messages per second, more than 0.
 fn parse_rate(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate >= 0.001 && rate <= 1e9 => Ok(rate),
+        Ok(rate) if (0.001..=1e9).contains(&rate) => Ok(rate),
         _ => Err(format!(
             "'{value}' is not a rate from 0.001 to 1000000000 messages per second (leave \
              --rate out for the closed loop)"

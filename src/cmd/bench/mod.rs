@@ -42,6 +42,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let plan = Plan::of(&args)?;
+    raise_file_limit();
     let mut connect = args.connect.clone();
     let quiet = connect.quiet;
     let broker_given = connect.host.is_some()
@@ -104,6 +105,20 @@ async fn start_broker(quiet: bool) -> Result<Broker> {
         );
     }
     Ok(broker)
+}
+
+/// Every connection is a file descriptor (two with the embedded broker): the soft limit goes up
+/// to the hard one, as a load generator's user would do by hand (ulimit -n).
+fn raise_file_limit() {
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn cores() -> usize {

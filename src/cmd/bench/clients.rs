@@ -235,23 +235,17 @@ pub async fn publisher(
     index: u32,
     ready: mpsc::UnboundedSender<Ready>,
 ) -> PublisherOutcome {
-    let mut outcome = PublisherOutcome::default();
     let plan = &shared.plan;
+    // Room for the whole window: publishing never waits for the request queue.
     let requests = usize::from(plan.window) + 8;
     let mut connection = match open(&shared, Role::Publisher, index, requests).await {
         Ok((connection, took)) => {
-            let _ = ready.send(Ready {
-                role: Role::Publisher,
-                result: Ok(took),
-            });
+            report(ready, Role::Publisher, Ok(took));
             connection
         }
         Err(failure) => {
-            let _ = ready.send(Ready {
-                role: Role::Publisher,
-                result: Err(failure),
-            });
-            return outcome;
+            report(ready, Role::Publisher, Err(failure));
+            return PublisherOutcome::default();
         }
     };
     let go = keep_alive_until(
@@ -263,110 +257,290 @@ pub async fn publisher(
         Ok(Some(go)) => go,
         Ok(None) => {
             let _ = connection.disconnect().await;
-            return outcome;
+            return PublisherOutcome::default();
         }
         Err(err) => {
-            outcome.lost = Some(client::describe_error(&err));
-            return outcome;
+            return PublisherOutcome {
+                lost: Some(client::describe_error(&err)),
+                ..PublisherOutcome::default()
+            };
         }
     };
+    let mut books = Books {
+        recorder: Recorder::new(Arc::clone(&shared.ack_latency)),
+        unwritten: VecDeque::with_capacity(usize::from(plan.window)),
+        unacked: VecDeque::with_capacity(usize::from(plan.window)),
+        outcome: PublisherOutcome::default(),
+        shared: &shared,
+        go,
+    };
+    match plan.rate {
+        None => closed_loop(&mut books, connection, index).await,
+        Some(_) => open_loop(&mut books, connection, index, Arc::clone(&shared)).await,
+    }
+    books.outcome
+}
 
-    let qos = plan.qos;
-    let window = Arc::new(Semaphore::new(usize::from(plan.window)));
+/// Send the one report of a client's connection (and let go of the channel).
+fn report(ready: mpsc::UnboundedSender<Ready>, role: Role, result: Result<Duration, Failure>) {
+    let _ = ready.send(Ready { role, result });
+}
+
+/// A publisher's account of its messages, kept by its event loop: the send time of each message
+/// queued but not yet written, then of each written but not yet acknowledged (acknowledgements
+/// come in order on a connection, as they are written).
+struct Books<'a> {
+    shared: &'a Shared,
+    go: Go,
+    recorder: Recorder,
+    unwritten: VecDeque<u64>,
+    unacked: VecDeque<u64>,
+    outcome: PublisherOutcome,
+}
+
+/// What an event meant to the publisher.
+enum Step {
+    /// A message is complete: written (QoS 0) or acknowledged (QoS 1, 2).
+    Completed,
+    Other,
+    /// DISCONNECT written, or the connection lost: the loop is over.
+    Over,
+}
+
+impl Books<'_> {
+    fn account(&mut self, event: Result<Event, ConnectionError>) -> Step {
+        let qos = self.shared.plan.qos;
+        let clock = &self.shared.clock;
+        let reason = match event {
+            Ok(Event::OutgoingPublish(_)) => {
+                let sent_ns = self.unwritten.pop_front().unwrap_or_else(|| clock.now_ns());
+                let outcome = &mut self.outcome;
+                outcome.sent += 1;
+                self.shared.counters.sent.add(1);
+                if sent_ns >= self.go.warm_ns {
+                    outcome.sent_steady += 1;
+                }
+                outcome.last_sent_ns = Some(clock.now_ns());
+                if qos == QoS::AtMostOnce {
+                    return Step::Completed;
+                }
+                self.unacked.push_back(sent_ns);
+                return Step::Other;
+            }
+            Ok(Event::PubAck(reason)) if qos == QoS::AtLeastOnce => reason,
+            Ok(Event::PubComp(reason)) if qos == QoS::ExactlyOnce => reason,
+            Ok(Event::PubRec(reason)) if qos == QoS::ExactlyOnce && reason >= 0x80 => reason,
+            Ok(Event::OutgoingDisconnect) => return Step::Over,
+            Ok(_) => return Step::Other,
+            Err(err) => {
+                self.outcome.lost = Some(client::describe_error(&err));
+                return Step::Over;
+            }
+        };
+        if let Some(sent_ns) = self.unacked.pop_front()
+            && sent_ns >= self.go.warm_ns
+        {
+            self.recorder.record(clock.now_ns().saturating_sub(sent_ns));
+        }
+        let outcome = &mut self.outcome;
+        outcome.acked += 1;
+        if reason >= 0x80 {
+            outcome.refused += 1;
+            outcome.first_refusal.get_or_insert(reason);
+        }
+        Step::Completed
+    }
+}
+
+/// One message to the request queue: its header and padding, its send time in the books.
+async fn publish(books: &mut Books<'_>, client: &Client, topic: &str, header: Header) -> bool {
+    let plan = &books.shared.plan;
+    let payload = header.payload(plan.size);
+    books.unwritten.push_back(header.sent_ns);
+    let properties = plan.publish_properties.as_ref();
+    client
+        .publish(topic, plan.qos, false, payload, properties)
+        .await
+}
+
+/// The closed loop, in the event loop's own task: the window is filled, then each completion
+/// publishes the next message (no other task to wake per message). Publishing ends at --count,
+/// --duration's end or a stop; then the last completions are awaited (DRAIN) before DISCONNECT.
+async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u32) {
+    let shared = books.shared;
+    let plan = &shared.plan;
+    let client = connection.client.clone();
+    let topic = plan.topic_of(index);
+    let mut header = Header {
+        run: shared.run,
+        publisher: index,
+        seq: 0,
+        sent_ns: 0,
+    };
+    let end = books.go.end.map(tokio::time::Instant::from_std);
+    let mut publishing_ends = std::pin::pin!(async {
+        tokio::select! {
+            () = crate::cmd::sleep_until(end) => {}
+            () = wait_stop(shared.stop.clone(), STOP_PUBLISHING) => {}
+        }
+    });
+    let mut stop_now = std::pin::pin!(wait_stop(shared.stop.clone(), STOP_NOW));
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+    let mut drain = std::pin::pin!(tokio::time::sleep_until(far));
+    let mut publishing = true;
+    let mut disconnecting = false;
+    let (mut queued, mut completed) = (0u64, 0u64);
+    // The request queue has room for the window, so publish() never waits here (the bound only
+    // guards against a broken invariant: nothing else would poll the event loop meanwhile).
+    let guard = Duration::from_secs(5);
+    let next = |books: &mut Books<'_>, header: &mut Header, queued: &mut u64| {
+        let now = Instant::now();
+        if plan.count.is_some_and(|count| *queued >= count)
+            || books.go.end.is_some_and(|end| now >= end)
+        {
+            return None;
+        }
+        header.seq = *queued;
+        header.sent_ns = shared.clock.unix_ns(now);
+        *queued += 1;
+        Some(*header)
+    };
+    while queued < u64::from(plan.window) {
+        let Some(message) = next(books, &mut header, &mut queued) else {
+            publishing = false;
+            break;
+        };
+        if !matches!(
+            tokio::time::timeout(guard, publish(books, &client, &topic, message)).await,
+            Ok(true)
+        ) {
+            return;
+        }
+    }
+    if !publishing {
+        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN);
+    }
+    loop {
+        if !publishing && !disconnecting && completed >= queued {
+            disconnecting = true;
+            let _ = tokio::time::timeout(guard, client.disconnect()).await;
+        }
+        let event = tokio::select! {
+            biased;
+            () = &mut stop_now => return,
+            () = &mut publishing_ends, if publishing => {
+                publishing = false;
+                let limit = match *shared.stop.borrow() >= STOP_PUBLISHING {
+                    true => DRAIN_INTERRUPTED,
+                    false => DRAIN,
+                };
+                drain.as_mut().reset(tokio::time::Instant::now() + limit);
+                continue;
+            }
+            // Acknowledgements that never came: the connection is dropped without DISCONNECT.
+            () = &mut drain, if !publishing => return,
+            event = connection.next_event() => event,
+        };
+        match books.account(event) {
+            Step::Completed => {
+                completed += 1;
+                if !publishing {
+                    continue;
+                }
+                match next(books, &mut header, &mut queued) {
+                    Some(message) => {
+                        if !matches!(
+                            tokio::time::timeout(guard, publish(books, &client, &topic, message))
+                                .await,
+                            Ok(true)
+                        ) {
+                            return;
+                        }
+                    }
+                    None => {
+                        publishing = false;
+                        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN);
+                    }
+                }
+            }
+            Step::Other => {}
+            Step::Over => {
+                if books.outcome.lost.is_none() {
+                    connection.close().await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// The open loop (--rate): a producer task publishes on schedule beside the event loop (a timer
+/// in this loop would cut its polls short every millisecond). The window is a semaphore: a
+/// permit per message, returned at its completion.
+async fn open_loop(
+    books: &mut Books<'_>,
+    mut connection: Connection,
+    index: u32,
+    shared: Arc<Shared>,
+) {
+    let window = Arc::new(Semaphore::new(usize::from(shared.plan.window)));
     let (times_tx, mut times_rx) = mpsc::unbounded_channel::<u64>();
-    let (completed_tx, completed_rx) = watch::channel(0u64);
-    let (finished_tx, finished_rx) = oneshot::channel::<()>();
-    let mut producer = tokio::spawn(produce(
+    let (finished_tx, finished_rx) = oneshot::channel::<ProducerReport>();
+    let producer = tokio::spawn(produce(
         Producer {
             shared: Arc::clone(&shared),
             client: connection.client.clone(),
             index,
-            go,
+            go: books.go,
             window: Arc::clone(&window),
             times: times_tx,
-            completed: completed_rx,
         },
         finished_tx,
     ));
-
-    // The event loop: every write and acknowledgement, each matched with its send time (acks
-    // come in order on a connection; the producer queues the times in the order it publishes).
-    let mut recorder = Recorder::new(Arc::clone(&shared.ack_latency));
-    let mut awaiting_ack: VecDeque<u64> = VecDeque::with_capacity(usize::from(plan.window));
-    let mut completed = 0u64;
-    let clock = &shared.clock;
-    let grace = async {
-        let _ = finished_rx.await;
-        tokio::time::sleep(DISCONNECT_GRACE).await;
-    };
-    let mut grace = std::pin::pin!(grace);
+    let mut report = None;
+    let mut finished = std::pin::pin!(finished_rx);
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+    let mut grace = std::pin::pin!(tokio::time::sleep_until(far));
     loop {
         let event = tokio::select! {
             biased;
+            done = &mut finished, if report.is_none() => {
+                report = Some(done.unwrap_or_default());
+                grace.as_mut().reset(tokio::time::Instant::now() + DISCONNECT_GRACE);
+                continue;
+            }
             // Acknowledgements that never came (the window full) keep DISCONNECT from going.
-            () = &mut grace => break,
+            () = &mut grace, if report.is_some() => break,
             event = connection.next_event() => event,
         };
-        let reason = match event {
-            Ok(Event::OutgoingPublish(_)) => {
-                let sent_ns = times_rx.try_recv().unwrap_or_else(|_| clock.now_ns());
-                outcome.sent += 1;
-                shared.counters.sent.add(1);
-                if sent_ns >= go.warm_ns {
-                    outcome.sent_steady += 1;
+        while let Ok(sent_ns) = times_rx.try_recv() {
+            books.unwritten.push_back(sent_ns);
+        }
+        match books.account(event) {
+            Step::Completed => window.add_permits(1),
+            Step::Other => {}
+            Step::Over => {
+                if books.outcome.lost.is_none() {
+                    connection.close().await;
                 }
-                outcome.last_sent_ns = Some(clock.now_ns());
-                if qos != QoS::AtMostOnce {
-                    awaiting_ack.push_back(sent_ns);
-                    continue;
-                }
-                None
-            }
-            Ok(Event::PubAck(reason)) if qos == QoS::AtLeastOnce => Some(reason),
-            Ok(Event::PubComp(reason)) if qos == QoS::ExactlyOnce => Some(reason),
-            Ok(Event::PubRec(reason)) if qos == QoS::ExactlyOnce && reason >= 0x80 => Some(reason),
-            Ok(Event::OutgoingDisconnect) => {
-                connection.close().await;
                 break;
-            }
-            Ok(_) => continue,
-            Err(err) => {
-                outcome.lost = Some(client::describe_error(&err));
-                break;
-            }
-        };
-        if let Some(reason) = reason {
-            let now_ns = clock.now_ns();
-            if let Some(sent_ns) = awaiting_ack.pop_front()
-                && sent_ns >= go.warm_ns
-            {
-                recorder.record(now_ns.saturating_sub(sent_ns));
-            }
-            outcome.acked += 1;
-            if reason >= 0x80 {
-                outcome.refused += 1;
-                outcome.first_refusal.get_or_insert(reason);
             }
         }
-        completed += 1;
-        completed_tx.send_replace(completed);
-        window.add_permits(1);
     }
     // The producer may wait for room in the window or the request queue: both go now.
     window.close();
     drop(connection);
-    drop(completed_tx);
-    match tokio::time::timeout(Duration::from_secs(5), &mut producer).await {
-        Ok(Ok(report)) => {
-            outcome.max_lag = report.max_lag;
-            outcome.window_full = report.window_full;
-        }
-        _ => producer.abort(),
+    if report.is_none() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut finished).await;
+        producer.abort();
     }
-    outcome
+    if let Some(report) = report {
+        books.outcome.max_lag = report.max_lag;
+        books.outcome.window_full = report.window_full;
+    }
 }
 
-/// What a publisher's producer task needs.
+/// What a publisher's producer task needs (open loop).
 struct Producer {
     shared: Arc<Shared>,
     client: Client,
@@ -375,8 +549,6 @@ struct Producer {
     window: Arc<Semaphore>,
     /// Each message's send time, in the order published, for the event loop.
     times: mpsc::UnboundedSender<u64>,
-    /// Messages completed (written at QoS 0, acknowledged at QoS 1 and 2).
-    completed: watch::Receiver<u64>,
 }
 
 #[derive(Default)]
@@ -385,9 +557,9 @@ struct ProducerReport {
     window_full: u64,
 }
 
-/// Publish on schedule (--rate) or as the window allows, until --count, --duration or a stop;
-/// then wait for the last completions and queue DISCONNECT.
-async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerReport {
+/// Publish on schedule until --count, --duration or a stop; then wait for the last completions
+/// (every permit back) and queue DISCONNECT.
+async fn produce(p: Producer, finished: oneshot::Sender<ProducerReport>) {
     let shared = Arc::clone(&p.shared);
     let plan = &shared.plan;
     let mut report = ProducerReport::default();
@@ -399,13 +571,12 @@ async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerRepo
         sent_ns: 0,
     };
     // --rate R over P publishers: publisher i sends at start + (i + n P) / R.
-    let schedule = plan.rate.map(|rate| {
-        let spacing = 1e9 / rate;
-        (
-            f64::from(p.index) * spacing,
-            f64::from(plan.publishers) * spacing,
-        )
-    });
+    let rate = plan.rate.unwrap_or(1.0);
+    let spacing = 1e9 / rate;
+    let (offset, interval) = (
+        f64::from(p.index) * spacing,
+        f64::from(plan.publishers) * spacing,
+    );
     let end = p.go.end.map(tokio::time::Instant::from_std);
     let mut stop = shared.stop.clone();
     let mut seq = 0u64;
@@ -413,16 +584,13 @@ async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerRepo
         if plan.count.is_some_and(|count| seq >= count) || *stop.borrow() >= STOP_PUBLISHING {
             break;
         }
-        let now = Instant::now();
-        let scheduled = schedule.map(|(offset, interval)| {
-            p.go.start + Duration::from_nanos((offset + seq as f64 * interval) as u64)
-        });
-        if p.go.end.is_some_and(|end| scheduled.unwrap_or(now) >= end) {
+        let scheduled = p.go.start + Duration::from_nanos((offset + seq as f64 * interval) as u64);
+        if p.go.end.is_some_and(|end| scheduled >= end) {
             break;
         }
-        if let Some(at) = scheduled.filter(|&at| at > now) {
+        if scheduled > Instant::now() {
             tokio::select! {
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(scheduled)) => {}
                 _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break,
             }
         }
@@ -441,14 +609,8 @@ async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerRepo
                 }
             }
         }
-        let intended = match scheduled {
-            Some(at) => {
-                report.max_lag = report.max_lag.max(at.elapsed());
-                at
-            }
-            None => Instant::now(),
-        };
-        let sent_ns = shared.clock.unix_ns(intended);
+        report.max_lag = report.max_lag.max(scheduled.elapsed());
+        let sent_ns = shared.clock.unix_ns(scheduled);
         let payload = Header {
             seq,
             sent_ns,
@@ -470,14 +632,14 @@ async fn produce(mut p: Producer, finished: oneshot::Sender<()>) -> ProducerRepo
         true => DRAIN_INTERRUPTED,
         false => DRAIN,
     };
+    let everything_back = p.window.acquire_many(u32::from(plan.window));
     tokio::select! {
-        _ = tokio::time::timeout(drain, p.completed.wait_for(|&done| done >= seq)) => {}
+        _ = tokio::time::timeout(drain, everything_back) => {}
         _ = stop.wait_for(|s| *s >= STOP_NOW) => {}
     }
     // The event loop takes no request while the window of unacknowledged messages is full.
     let _ = tokio::time::timeout(Duration::from_secs(1), p.client.disconnect()).await;
-    let _ = finished.send(());
-    report
+    let _ = finished.send(report);
 }
 
 pub async fn subscriber(
@@ -694,17 +856,11 @@ pub async fn holder(
     let mut outcome = ConnOutcome::default();
     let mut connection = match open(&shared, Role::Conn, index, 4).await {
         Ok((connection, took)) => {
-            let _ = ready.send(Ready {
-                role: Role::Conn,
-                result: Ok(took),
-            });
+            report(ready, Role::Conn, Ok(took));
             connection
         }
         Err(failure) => {
-            let _ = ready.send(Ready {
-                role: Role::Conn,
-                result: Err(failure),
-            });
+            report(ready, Role::Conn, Err(failure));
             return outcome;
         }
     };

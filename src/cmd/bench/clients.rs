@@ -80,6 +80,17 @@ pub struct Shared {
     pub sent: watch::Receiver<Option<Arc<Vec<u64>>>>,
 }
 
+impl Shared {
+    /// The stop level now, by an atomic load while nothing was sent (for loops that check it
+    /// per message).
+    pub fn stop_level(&self) -> u8 {
+        match self.stop.has_changed() {
+            Ok(false) => 0,
+            _ => *self.stop.borrow(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Publisher,
@@ -397,6 +408,7 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
         let now = Instant::now();
         if plan.count.is_some_and(|count| *queued >= count)
             || books.go.end.is_some_and(|end| now >= end)
+            || shared.stop_level() >= STOP_PUBLISHING
         {
             return None;
         }
@@ -425,8 +437,11 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
             disconnecting = true;
             let _ = tokio::time::timeout(guard, client.disconnect()).await;
         }
+        // Events first: the other branches run only when none is ready (polling them for every
+        // message costs); next() checks the end of publishing for each message.
         let event = tokio::select! {
             biased;
+            event = connection.next_event() => event,
             () = &mut stop_now => return,
             () = &mut publishing_ends, if publishing => {
                 publishing = false;
@@ -439,8 +454,10 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
             }
             // Acknowledgements that never came: the connection is dropped without DISCONNECT.
             () = &mut drain, if !publishing => return,
-            event = connection.next_event() => event,
         };
+        if shared.stop_level() >= STOP_NOW {
+            return;
+        }
         match books.account(event) {
             Step::Completed => {
                 completed += 1;
@@ -504,6 +521,7 @@ async fn open_loop(
     loop {
         let event = tokio::select! {
             biased;
+            event = connection.next_event() => event,
             done = &mut finished, if report.is_none() => {
                 report = Some(done.unwrap_or_default());
                 grace.as_mut().reset(tokio::time::Instant::now() + DISCONNECT_GRACE);
@@ -511,7 +529,6 @@ async fn open_loop(
             }
             // Acknowledgements that never came (the window full) keep DISCONNECT from going.
             () = &mut grace, if report.is_some() => break,
-            event = connection.next_event() => event,
         };
         while let Ok(sent_ns) = times_rx.try_recv() {
             books.unwritten.push_back(sent_ns);
@@ -649,7 +666,7 @@ pub async fn subscriber(
 ) -> SubscriberOutcome {
     let plan = &shared.plan;
     let end_to_end = plan.mode == Mode::EndToEnd;
-    let mut tally = Tally::new(end_to_end.then_some(shared.run));
+    let tally = Tally::new(end_to_end.then_some(shared.run));
     let failed = |failure: Failure| {
         let _ = ready.send(Ready {
             role: Role::Subscriber,
@@ -683,10 +700,17 @@ pub async fn subscriber(
 
     // Messages count from the SUBACK on (bench sub's publisher may be running already); the
     // start only sets the warm-up and --duration.
-    let clock = &shared.clock;
-    let mut recorder = Recorder::new(Arc::clone(&shared.e2e_latency));
-    let warmup_ns = plan.warmup.as_nanos() as u64;
-    let matched = end_to_end.then(|| plan.matched(index));
+    let mut r = Receiving {
+        shared: &shared,
+        end_to_end,
+        matched: end_to_end.then(|| plan.matched(index)),
+        recorder: Recorder::new(Arc::clone(&shared.e2e_latency)),
+        tally,
+        started: false,
+        end_ns: None,
+        expected: None,
+        last_arrival: tokio::time::Instant::now(),
+    };
     let stop_level = if end_to_end {
         STOP_NOW
     } else {
@@ -694,106 +718,173 @@ pub async fn subscriber(
     };
     let mut stopped = std::pin::pin!(wait_stop(shared.stop.clone(), stop_level));
     let mut go = std::pin::pin!(wait_go(shared.go.clone(), shared.stop.clone()));
-    let mut started = false;
     let mut sent = std::pin::pin!(wait_sent(shared.sent.clone()));
-    let mut expected: Option<u64> = None;
     let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
     let mut end = std::pin::pin!(tokio::time::sleep_until(far));
     let mut idle = std::pin::pin!(tokio::time::sleep_until(far));
-    let mut last_arrival = tokio::time::Instant::now();
     loop {
+        // Events first: the other branches run only when none is ready (polling them for every
+        // message costs); under a steady stream the checks after it do their work.
         let event = tokio::select! {
             biased;
+            event = connection.next_event() => event,
             () = &mut stopped => break,
-            started_at = &mut go, if !started => {
-                started = true;
-                match started_at {
-                    Some(go) => {
-                        if end_to_end {
-                            tally.warm_ns = Some(go.warm_ns);
-                        }
-                        if let (Mode::Sub, Some(at)) = (plan.mode, go.end) {
-                            end.as_mut().reset(tokio::time::Instant::from_std(at));
-                        }
-                    }
-                    None => break,
+            started = &mut go, if !r.started => {
+                if !r.start(started, end.as_mut()) {
+                    break;
                 }
                 continue;
             }
-            sent = &mut sent, if end_to_end && expected.is_none() => {
-                let Some(sent) = sent else { break };
-                let matched = matched.as_deref().map_or(&[][..], |m| &m[..]);
-                let total = matched.iter().map(|&p| sent.get(p as usize).copied().unwrap_or(0)).sum();
-                expected = Some(total);
-                if tally.unique_own >= total {
+            sent = &mut sent, if end_to_end && r.expected.is_none() => {
+                r.expect(sent, idle.as_mut());
+                if r.has_all() {
                     break;
                 }
-                idle.as_mut().reset(tokio::time::Instant::now() + IDLE);
                 continue;
             }
-            () = &mut idle, if expected.is_some() => {
-                if last_arrival.elapsed() >= IDLE {
+            () = &mut idle, if r.expected.is_some() => {
+                if r.last_arrival.elapsed() >= IDLE {
                     break;
                 }
-                idle.as_mut().reset(last_arrival + IDLE);
+                idle.as_mut().reset(r.last_arrival + IDLE);
                 continue;
             }
             () = &mut end => break,
-            event = connection.next_event() => event,
         };
         match event {
             Ok(Event::Publish(message)) => {
-                let now_ns = clock.now_ns();
-                shared.counters.received.add(1);
-                // bench sub: the warm-up starts with the first bench message.
-                if !end_to_end
-                    && tally.warm_ns.is_none()
-                    && Header::parse(&message.payload).is_some()
-                {
-                    tally.warm_ns = Some(now_ns + warmup_ns);
-                }
-                if let Some(header) = tally.record(&message.payload, message.qos, now_ns) {
-                    // End to end the warm-up is about when messages were sent; for bench sub,
-                    // about when they arrived (from the first one).
-                    let measured = match end_to_end {
-                        true => header.sent_ns,
-                        false => now_ns,
-                    };
-                    if tally.warm_ns.is_some_and(|warm| measured >= warm) {
-                        recorder.record(now_ns.saturating_sub(header.sent_ns));
-                    }
-                }
-                if expected.is_some() {
-                    last_arrival = tokio::time::Instant::now();
-                }
-                if plan.mode == Mode::Sub
-                    && plan
-                        .count
-                        .is_some_and(|count| tally.received + tally.ignored >= count)
-                {
-                    break;
-                }
-                if expected.is_some_and(|expected| tally.unique_own >= expected) {
+                if !r.receive(&message.payload, message.qos) {
                     break;
                 }
             }
             Ok(_) => {}
             Err(err) => {
-                let lost = Some(client::describe_error(&err));
                 return SubscriberOutcome {
                     subscribed: true,
-                    tally,
-                    lost,
+                    tally: r.finish(),
+                    lost: Some(client::describe_error(&err)),
                 };
             }
         }
+        if shared.stop_level() >= stop_level {
+            break;
+        }
+        if !r.started && !matches!(shared.go.has_changed(), Ok(false)) {
+            let started = *shared.go.borrow();
+            if !r.start(started, end.as_mut()) {
+                break;
+            }
+        }
+        if end_to_end && r.expected.is_none() && !matches!(shared.sent.has_changed(), Ok(false)) {
+            let sent = shared.sent.borrow().clone();
+            r.expect(sent, idle.as_mut());
+        }
+        if r.has_all() {
+            break;
+        }
     }
-    drop(recorder);
+    let tally = r.finish();
     let _ = connection.disconnect().await;
     SubscriberOutcome {
         subscribed: true,
         tally,
         lost: None,
+    }
+}
+
+/// A subscriber while it receives.
+struct Receiving<'a> {
+    shared: &'a Shared,
+    end_to_end: bool,
+    /// End to end: the publishers whose topic the filter matches.
+    matched: Option<Arc<Vec<u32>>>,
+    recorder: Recorder,
+    tally: Tally,
+    started: bool,
+    /// bench sub: --duration's end.
+    end_ns: Option<u64>,
+    /// End to end, once the publishers are done: the messages to receive.
+    expected: Option<u64>,
+    last_arrival: tokio::time::Instant,
+}
+
+impl Receiving<'_> {
+    /// The start: the warm-up's end (end to end) and --duration's (bench sub). False when the
+    /// run stopped before it.
+    fn start(&mut self, go: Option<Go>, end: std::pin::Pin<&mut tokio::time::Sleep>) -> bool {
+        self.started = true;
+        let Some(go) = go else {
+            return false;
+        };
+        if self.end_to_end {
+            self.tally.warm_ns = Some(go.warm_ns);
+        } else if let Some(at) = go.end {
+            self.end_ns = Some(self.shared.clock.unix_ns(at));
+            end.reset(tokio::time::Instant::from_std(at));
+        }
+        true
+    }
+
+    /// The publishers are done: what this subscriber should get of what they sent. From now
+    /// on it ends after IDLE without a message.
+    fn expect(
+        &mut self,
+        sent: Option<Arc<Vec<u64>>>,
+        idle: std::pin::Pin<&mut tokio::time::Sleep>,
+    ) {
+        let sent = sent.unwrap_or_default();
+        let matched = self.matched.as_deref().map_or(&[][..], |m| &m[..]);
+        let total = matched
+            .iter()
+            .map(|&p| sent.get(p as usize).copied().unwrap_or(0))
+            .sum();
+        self.expected = Some(total);
+        self.last_arrival = tokio::time::Instant::now();
+        idle.reset(self.last_arrival + IDLE);
+    }
+
+    /// End to end: every message expected is in.
+    fn has_all(&self) -> bool {
+        self.expected
+            .is_some_and(|expected| self.tally.unique_own >= expected)
+    }
+
+    /// Account for a message; false when the subscriber is done (bench sub's --count or
+    /// --duration).
+    fn receive(&mut self, payload: &[u8], qos: u8) -> bool {
+        let shared = self.shared;
+        let now_ns = shared.clock.now_ns();
+        shared.counters.received.add(1);
+        let tally = &mut self.tally;
+        // bench sub: the warm-up starts with the first bench message.
+        if !self.end_to_end && tally.warm_ns.is_none() && Header::parse(payload).is_some() {
+            tally.warm_ns = Some(now_ns + shared.plan.warmup.as_nanos() as u64);
+        }
+        if let Some(header) = tally.record(payload, qos, now_ns) {
+            // End to end the warm-up is about when messages were sent; for bench sub, about when
+            // they arrived (from the first one).
+            let measured = match self.end_to_end {
+                true => header.sent_ns,
+                false => now_ns,
+            };
+            if tally.warm_ns.is_some_and(|warm| measured >= warm) {
+                self.recorder.record(now_ns.saturating_sub(header.sent_ns));
+            }
+        }
+        if self.expected.is_some() {
+            self.last_arrival = tokio::time::Instant::now();
+        }
+        let counted_out = shared.plan.mode == Mode::Sub
+            && shared
+                .plan
+                .count
+                .is_some_and(|count| tally.received + tally.ignored >= count);
+        !counted_out && self.end_ns.is_none_or(|end| now_ns < end)
+    }
+
+    fn finish(self) -> Tally {
+        drop(self.recorder);
+        self.tally
     }
 }
 

@@ -363,6 +363,14 @@ impl Books<'_> {
     }
 }
 
+/// How long a publisher waits for its last completions once it stops publishing.
+fn drain_limit(shared: &Shared) -> Duration {
+    match shared.stop_level() >= STOP_PUBLISHING {
+        true => DRAIN_INTERRUPTED,
+        false => DRAIN,
+    }
+}
+
 /// One message to the request queue: its header and padding, its send time in the books.
 async fn publish(books: &mut Books<'_>, client: &Client, topic: &str, header: Header) -> bool {
     let plan = &books.shared.plan;
@@ -430,7 +438,8 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
         }
     }
     if !publishing {
-        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN);
+        let limit = drain_limit(shared);
+        drain.as_mut().reset(tokio::time::Instant::now() + limit);
     }
     loop {
         if !publishing && !disconnecting && completed >= queued {
@@ -445,10 +454,7 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
             () = &mut stop_now => return,
             () = &mut publishing_ends, if publishing => {
                 publishing = false;
-                let limit = match *shared.stop.borrow() >= STOP_PUBLISHING {
-                    true => DRAIN_INTERRUPTED,
-                    false => DRAIN,
-                };
+                let limit = drain_limit(shared);
                 drain.as_mut().reset(tokio::time::Instant::now() + limit);
                 continue;
             }
@@ -476,7 +482,8 @@ async fn closed_loop(books: &mut Books<'_>, mut connection: Connection, index: u
                     }
                     None => {
                         publishing = false;
-                        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN);
+                        let limit = drain_limit(shared);
+                        drain.as_mut().reset(tokio::time::Instant::now() + limit);
                     }
                 }
             }
@@ -645,10 +652,7 @@ async fn produce(p: Producer, finished: oneshot::Sender<ProducerReport>) {
         }
         seq += 1;
     }
-    let drain = match *stop.borrow() >= STOP_PUBLISHING {
-        true => DRAIN_INTERRUPTED,
-        false => DRAIN,
-    };
+    let drain = drain_limit(&shared);
     let everything_back = p.window.acquire_many(u32::from(plan.window));
     tokio::select! {
         _ = tokio::time::timeout(drain, everything_back) => {}

@@ -1,5 +1,6 @@
-//! The clients of a bench run, one task each with its own [`Connection`]: publishers (a producer
-//! task beside the event loop, as in `Connection::publish_all`), subscribers and conn's idle
+//! The clients of a bench run, one task each with its own [`Connection`]: publishers (the closed
+//! loop publishes from its event loop as messages complete; with --rate a producer task runs on
+//! schedule beside the event loop, as in `Connection::publish_all`), subscribers and conn's idle
 //! clients. Each reports once connected ([`Ready`]) and returns what it counted at the end.
 
 use std::collections::VecDeque;
@@ -27,7 +28,7 @@ pub const STOP_NOW: u8 = 2;
 /// Ctrl-C).
 const DRAIN: Duration = Duration::from_secs(10);
 const DRAIN_INTERRUPTED: Duration = Duration::from_secs(2);
-/// After the producer's DISCONNECT request, how long the event loop may take to write it.
+/// --rate: after the producer's DISCONNECT request, how long the event loop may take to write it.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(5);
 /// A subscriber that has not got every message expected ends after this long without one.
 pub const IDLE: Duration = Duration::from_secs(1);

@@ -162,41 +162,57 @@ fn handle_signals(
 }
 
 /// The progress line on stderr (a terminal only): connections while connecting, then messages.
-fn progress(
-    shared: Arc<Shared>,
-    connected: Arc<Connecting>,
-    started: Arc<AtomicBool>,
-) -> JoinHandle<()> {
-    let bar = crate::term::spinner("bench");
-    tokio::spawn(async move {
-        if bar.is_hidden() {
-            return;
-        }
-        let clients = shared.plan.client_count();
-        let began = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let (mut sent_before, mut received_before, mut at_before) = (0, 0, Instant::now());
-        loop {
-            tick.tick().await;
-            if !started.load(Ordering::Relaxed) {
-                bar.set_message(format!(
-                    "connecting: {} of {clients} up, {} failed",
-                    connected.up.get(),
-                    connected.failed.get()
-                ));
-                continue;
+struct Progress {
+    bar: indicatif::ProgressBar,
+    ticker: JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(
+        shared: Arc<Shared>,
+        connected: Arc<Connecting>,
+        started: Arc<AtomicBool>,
+    ) -> Progress {
+        let bar = crate::term::status();
+        let shown = bar.clone();
+        let ticker = tokio::spawn(async move {
+            if shown.is_hidden() {
+                return;
             }
-            let (sent, received) = (shared.counters.sent.get(), shared.counters.received.get());
-            let seconds = at_before.elapsed().as_secs_f64().max(1e-3);
-            bar.set_message(format!(
-                "{:.1} s: sent {sent} ({:.0}/s), received {received} ({:.0}/s)",
-                began.elapsed().as_secs_f64(),
-                (sent - sent_before) as f64 / seconds,
-                (received - received_before) as f64 / seconds,
-            ));
-            (sent_before, received_before, at_before) = (sent, received, Instant::now());
-        }
-    })
+            let clients = shared.plan.client_count();
+            let mut began = None;
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let (mut sent_before, mut received_before, mut at_before) = (0, 0, Instant::now());
+            loop {
+                tick.tick().await;
+                if !started.load(Ordering::Relaxed) {
+                    shown.set_message(format!(
+                        "bench: connecting: {} of {clients} up, {} failed",
+                        connected.up.get(),
+                        connected.failed.get()
+                    ));
+                    continue;
+                }
+                let began = *began.get_or_insert_with(Instant::now);
+                let (sent, received) = (shared.counters.sent.get(), shared.counters.received.get());
+                let seconds = at_before.elapsed().as_secs_f64().max(1e-3);
+                shown.set_message(format!(
+                    "bench: {:.1} s: sent {sent} ({:.0}/s), received {received} ({:.0}/s)",
+                    began.elapsed().as_secs_f64(),
+                    (sent - sent_before) as f64 / seconds,
+                    (received - received_before) as f64 / seconds,
+                ));
+                (sent_before, received_before, at_before) = (sent, received, Instant::now());
+            }
+        });
+        Progress { bar, ticker }
+    }
+
+    /// Off the terminal before the summary.
+    fn finish(self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Connections up and failed so far (for the progress line).
@@ -251,7 +267,7 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
     });
     let plan = &shared.plan;
     let connected_counts = Arc::new(Connecting::default());
-    let progress = progress(
+    let progress = Progress::start(
         Arc::clone(&shared),
         Arc::clone(&connected_counts),
         Arc::clone(&started),
@@ -365,7 +381,7 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
         holder_outcomes.push(handle.await?);
     }
     let end = Instant::now();
-    progress.abort();
+    progress.finish();
     signals.abort();
     let cpu_after = stats::cpu_times();
 

@@ -387,7 +387,11 @@ fn ctrl_c_ends_the_run_with_its_summary() {
         .spawn()
         .unwrap();
     broker.wait_for_subscriptions(1);
-    std::thread::sleep(Duration::from_millis(500));
+    // Once a message has come, publishing has started (a Ctrl-C before it ends the run with
+    // no figures).
+    let watcher = common::skeeter_sub(broker.port(), &["-t", "skeeter/bench/+", "-C", "1"]);
+    let (code, _) = watcher.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
     // SAFETY: our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let s = summary(&wait_bounded(child, Duration::from_secs(20)));

@@ -194,6 +194,14 @@ impl Progress {
                     continue;
                 }
                 let began = *began.get_or_insert_with(Instant::now);
+                if shared.plan.mode == Mode::Conn {
+                    shown.set_message(format!(
+                        "bench: {:.1} s: holding {} connection(s)",
+                        began.elapsed().as_secs_f64(),
+                        connected.up.get()
+                    ));
+                    continue;
+                }
                 let (sent, received) = (shared.counters.sent.get(), shared.counters.received.get());
                 let seconds = at_before.elapsed().as_secs_f64().max(1e-3);
                 shown.set_message(format!(
@@ -225,11 +233,32 @@ struct Connecting {
 /// What the connecting phase found.
 #[derive(Default)]
 struct Connected {
+    /// Clients that reported (up or failed).
+    reported: usize,
     times: Vec<u64>,
     failures: BTreeMap<String, u64>,
     ok: [u64; 3],
     /// The first failure of each role (publishers, subscribers, conn).
     first_error: [Option<anyhow::Error>; 3],
+}
+
+impl Connected {
+    fn take(&mut self, ready: Ready, counts: &Connecting) {
+        self.reported += 1;
+        let slot = role_slot(ready.role);
+        match ready.result {
+            Ok(took) => {
+                self.times.push(took.as_nanos() as u64);
+                self.ok[slot] += 1;
+                counts.up.add(1);
+            }
+            Err(failure) => {
+                *self.failures.entry(failure.reason).or_default() += 1;
+                self.first_error[slot].get_or_insert(failure.error);
+                counts.failed.add(1);
+            }
+        }
+    }
 }
 
 fn role_slot(role: Role) -> usize {
@@ -286,17 +315,22 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
     let connect_started = Instant::now();
     let mut stop = stop_rx.clone();
     let mut spawned = 0usize;
-    for (n, (role, index)) in order.enumerate() {
+    let mut connected = Connected::default();
+    'spawning: for (n, (role, index)) in order.enumerate() {
         if *stop.borrow() >= STOP_PUBLISHING {
             break;
         }
         if let Some(spacing) = spacing
             && n > 0
         {
-            let at = connect_started + spacing.mul_f64(n as f64);
-            tokio::select! {
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
-                _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break,
+            let at = tokio::time::Instant::from_std(connect_started + spacing.mul_f64(n as f64));
+            // Reports are taken meanwhile, for the progress line.
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => break,
+                    Some(ready) = ready_rx.recv() => connected.take(ready, &connected_counts),
+                    _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break 'spawning,
+                }
             }
         }
         let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
@@ -312,26 +346,11 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
         spawned += 1;
     }
     drop(ready_tx);
-    let mut connected = Connected::default();
-    let mut reported = 0;
-    while reported < spawned {
+    while connected.reported < spawned {
         let Some(ready) = ready_rx.recv().await else {
             break;
         };
-        reported += 1;
-        let slot = role_slot(ready.role);
-        match ready.result {
-            Ok(took) => {
-                connected.times.push(took.as_nanos() as u64);
-                connected.ok[slot] += 1;
-                connected_counts.up.add(1);
-            }
-            Err(failure) => {
-                *connected.failures.entry(failure.reason).or_default() += 1;
-                connected.first_error[slot].get_or_insert(failure.error);
-                connected_counts.failed.add(1);
-            }
-        }
+        connected.take(ready, &connected_counts);
     }
     let connect_time = connect_started.elapsed();
 

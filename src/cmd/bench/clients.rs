@@ -556,7 +556,10 @@ async fn open_loop(
     window.close();
     drop(connection);
     if report.is_none() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut finished).await;
+        report = match tokio::time::timeout(Duration::from_secs(5), &mut finished).await {
+            Ok(Ok(report)) => Some(report),
+            _ => None,
+        };
         producer.abort();
     }
     if let Some(report) = report {

@@ -486,6 +486,12 @@ fn verdict(
         if duplicated > 0 {
             what.push(format!("{duplicated} QoS 2 message(s) delivered twice"));
         }
+        let lost_connections = summary.connections.lost;
+        if lost_connections > 0 {
+            what.push(format!(
+                "{lost_connections} connection(s) lost during the run"
+            ));
+        }
         return Err(Fatal::new(Code::MessagesLost, what.join(", ")).into());
     }
     let c = &summary.connections;

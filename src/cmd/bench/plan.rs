@@ -173,7 +173,12 @@ impl Plan {
             topic,
             sub_topic,
             rate: args.rate,
-            window: args.connect.max_inflight,
+            window: window(
+                args.connect.max_inflight,
+                args.size,
+                mode,
+                args.connect.quiet,
+            ),
             count,
             duration,
             warmup,
@@ -205,7 +210,10 @@ impl Plan {
         if let Some(matched) = known.get(&filter) {
             return Arc::clone(matched);
         }
-        let matched: Vec<u32> = if self.topic.contains("%i") {
+        let matched: Vec<u32> = if self.topic.contains("%i") && !topic::has_wildcard(&filter) {
+            // A plain topic: only the publishers whose index gives it (pairs: one).
+            self.publisher_of_topic(&filter)
+        } else if self.topic.contains("%i") {
             (0..self.publishers)
                 .filter(|&p| topic::matches(&self.topic_of(p), &filter))
                 .collect()
@@ -220,6 +228,25 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The publishers whose topic is `topic`: a template's %i read back (each index written
+    /// without leading zeros, so at most one number fits).
+    fn publisher_of_topic(&self, topic: &str) -> Vec<u32> {
+        let (before, after) = self.topic.split_once("%i").unwrap_or((&self.topic, ""));
+        let Some(index) = topic
+            .strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(after))
+            .and_then(|digits| digits.parse::<u32>().ok())
+        else {
+            return Vec::new();
+        };
+        match index < self.publishers && self.topic_of(index) == topic {
+            true => vec![index],
+            false => Vec::new(),
+        }
+    }
+}
+
 /// The default filter for a topic template: each level holding %i becomes `+`.
 pub fn filter_of_template(template: &str) -> String {
     template
@@ -227,6 +254,27 @@ pub fn filter_of_template(template: &str) -> String {
         .map(|level| if level.contains("%i") { "+" } else { level })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Bytes a publisher may have in flight: --inflight is lowered (with a note) to stay within.
+const MAX_IN_FLIGHT_BYTES: usize = 256 * 1024 * 1024;
+
+/// The publishers' window: -M / --inflight, lowered for large messages so that a publisher
+/// never holds more than MAX_IN_FLIGHT_BYTES.
+fn window(asked: u16, size: Option<u32>, mode: Mode, quiet: bool) -> u16 {
+    let size = size.map_or(DEFAULT_SIZE, |s| s as usize).max(HEADER_LEN);
+    let fits = (MAX_IN_FLIGHT_BYTES / size).clamp(1, usize::from(u16::MAX)) as u16;
+    if asked > fits && mode.publishes() {
+        if !quiet {
+            crate::say!(
+                "bench: --inflight {asked} lowered to {fits} for {size}-byte messages (at most \
+             {} MiB in flight per publisher)",
+                MAX_IN_FLIGHT_BYTES >> 20
+            );
+        }
+        return fits;
+    }
+    asked
 }
 
 /// Options a mode has no use for are refused, not ignored.
@@ -343,6 +391,50 @@ fn properties(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_of_large_messages() {
+        assert_eq!(window(100, None, Mode::EndToEnd, true), 100);
+        assert_eq!(window(100, Some(10_000_000), Mode::Pub, true), 26);
+        assert_eq!(window(100, Some(268_435_000), Mode::Pub, true), 1);
+    }
+
+    #[test]
+    fn matched_publishers() {
+        use clap::Parser;
+        let plan = |args: &[&str]| {
+            let argv = ["skeeter", "bench"].iter().chain(args);
+            match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+                crate::cli::Command::Bench(args) => Plan::of(&args).unwrap(),
+                _ => unreachable!(),
+            }
+        };
+        let pairs = plan(&[
+            "-t",
+            "p/%i/x",
+            "--sub-topic",
+            "p/%i/x",
+            "--publishers",
+            "12",
+            "--subscribers",
+            "12",
+        ]);
+        assert_eq!(*pairs.matched(1), vec![1]);
+        assert_eq!(*pairs.matched(11), vec![11]);
+        let fan_in = plan(&["--publishers", "3"]);
+        assert_eq!(*fan_in.matched(0), vec![0, 1, 2]);
+        let beyond = plan(&[
+            "-t",
+            "p/%i",
+            "--sub-topic",
+            "p/%i",
+            "--publishers",
+            "2",
+            "--subscribers",
+            "3",
+        ]);
+        assert!(beyond.matched(2).is_empty());
+    }
 
     #[test]
     fn default_filters() {

@@ -397,7 +397,7 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l key -d 'Privat
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
 tlsv1.3\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
-complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s M -l inflight -d 'Each publisher\'s messages in flight: unacknowledged (QoS 1 and 2), or not yet written (QoS 0); with --rate, the most unacknowledged before a publisher falls behind its schedule' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s M -l inflight -d 'Each publisher\'s messages in flight: unacknowledged (QoS 1 and 2), or not yet written (QoS 0); with --rate, the most unacknowledged before a publisher falls behind its schedule. Lowered, with a note, to keep 256 MiB in flight at most' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l json -d 'Print the summary as one JSON object (its members under --help)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-retain -d 'Retain the Last Will'

@@ -1019,7 +1019,7 @@ Examples:
         .default_value("100")
         .help("Each publisher's messages in flight: unacknowledged (QoS 1 and 2), or not yet \
                written (QoS 0); with --rate, the most unacknowledged before a publisher falls \
-               behind its schedule")),
+               behind its schedule. Lowered, with a note, to keep 256 MiB in flight at most")),
     after_long_help = format!("{BENCH_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{BENCH_EXAMPLES}"),
 )]
 pub struct BenchArgs {

@@ -953,12 +953,13 @@ Messages: a 32-byte header (magic, run id, publisher index, sequence number, sen
 Clients: one MQTT connection per client, with every connection option (TLS, WebSockets, MQTT 5,
   -A, --proxy, -D connect/publish/subscribe), connected at --conn-rate per second: subscribers
   first (each waits for its SUBACK), then publishers; publishing starts once all are up. A
-  client id from -i or -I gets -pub-N, -sub-N or (conn) -N appended. Clients run as tasks on a
-  multi-thread tokio runtime using every core.
+  client id from -i or -I gets -pub-N, -sub-N or (conn) -N appended. Clients run as tasks on one
+  thread per core (a single-threaded tokio runtime each), dealt out in turn.
 
 Broker: without -h, -p, -L or --unix (nor their variables, nor a profile's host), bench starts
-  the embedded broker in this process on 127.0.0.1 and a free port, and says so on stderr; the
-  broker then shares the process's cores, and its CPU time, with the load generator.
+  the embedded broker in this process (on threads of its own) on 127.0.0.1 and a free port, and
+  says so on stderr; the broker then shares the process's cores, and its CPU time, with the load
+  generator.
 
 Summary (stdout; progress and notes go to stderr, progress only on a terminal): the duration;
   connections ok, failed (by reason) and lost; messages sent, acknowledged, received,

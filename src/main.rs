@@ -53,10 +53,10 @@ fn main() -> ExitCode {
     };
 
     // The broker spreads its connections over every core; a client is one conversation, and a
-    // single thread spares it a cross-thread wake-up for every message.
+    // single thread spares it a cross-thread wake-up for every message (bench runs its clients
+    // on threads of its own, one per core).
     let runtime = match &command {
-        // bench: its clients (and the embedded broker, without -h) need every core too.
-        Command::Broker(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Broker(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     }
     .enable_all()

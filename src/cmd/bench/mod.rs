@@ -227,6 +227,63 @@ impl Progress {
     }
 }
 
+/// The threads the clients run on: one single-threaded runtime per core, clients dealt out in
+/// turn (subscriber 0, publisher 0, ... land on different cores). One multi-thread runtime ran
+/// a publisher and its subscriber on one worker as often as not (IO wake-ups stay on the worker
+/// that read them), and the throughput halved from one run to the next.
+struct Shards {
+    handles: Vec<tokio::runtime::Handle>,
+    /// Dropped at the end: each thread then ends, and its runtime with the tasks left.
+    _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Shards {
+    fn start(count: usize) -> Result<Shards> {
+        let mut handles = Vec::new();
+        let mut stops = Vec::new();
+        for n in 0..count.max(1) {
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name(format!("bench-{n}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(runtime) => {
+                            let _ = handle_tx.send(Ok(runtime.handle().clone()));
+                            runtime.block_on(async {
+                                let _ = stop_rx.await;
+                            });
+                        }
+                        Err(err) => {
+                            let _ = handle_tx.send(Err(err));
+                        }
+                    }
+                })?;
+            let handle = handle_rx
+                .recv()
+                .map_err(|_| anyhow::anyhow!("a client thread ended at its start"))??;
+            handles.push(handle);
+            stops.push(stop_tx);
+        }
+        Ok(Shards {
+            handles,
+            _stops: stops,
+        })
+    }
+
+    /// Run the `n`th client on its thread.
+    fn spawn<T: Send + 'static>(
+        &self,
+        n: usize,
+        client: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> JoinHandle<T> {
+        self.handles[n % self.handles.len()].spawn(client)
+    }
+}
+
 /// Connections up and failed so far (for the progress line).
 #[derive(Default)]
 struct Connecting {
@@ -308,6 +365,7 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
 
     // Connect: subscribers first (each subscribed before anything is published), at --conn-rate.
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
+    let shards = Shards::start(cores())?;
     let mut publishers = Vec::new();
     let mut subscribers = Vec::new();
     let mut holders = Vec::new();
@@ -340,12 +398,12 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
         let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
         match role {
             Role::Publisher => {
-                publishers.push(tokio::spawn(clients::publisher(shared, index, ready)))
+                publishers.push(shards.spawn(n, clients::publisher(shared, index, ready)))
             }
             Role::Subscriber => {
-                subscribers.push(tokio::spawn(clients::subscriber(shared, index, ready)))
+                subscribers.push(shards.spawn(n, clients::subscriber(shared, index, ready)))
             }
-            Role::Conn => holders.push(tokio::spawn(clients::holder(shared, index, ready))),
+            Role::Conn => holders.push(shards.spawn(n, clients::holder(shared, index, ready))),
         }
         spawned += 1;
     }

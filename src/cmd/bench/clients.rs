@@ -864,6 +864,11 @@ impl Receiving<'_> {
         let now_ns = shared.clock.now_ns();
         shared.counters.received.add(1);
         let tally = &mut self.tally;
+        // End to end, a message may come before this task saw the start (on another thread):
+        // its warm-up's end is needed now.
+        if self.end_to_end && tally.warm_ns.is_none() {
+            tally.warm_ns = shared.go.borrow().map(|go| go.warm_ns);
+        }
         // bench sub: the warm-up starts with the first bench message.
         if !self.end_to_end && tally.warm_ns.is_none() && Header::parse(payload).is_some() {
             tally.warm_ns = Some(now_ns + shared.plan.warmup.as_nanos() as u64);

@@ -330,6 +330,81 @@ fn role_slot(role: Role) -> usize {
     }
 }
 
+/// The client tasks, by role (each returns what it counted).
+struct Tasks {
+    publishers: Vec<JoinHandle<PublisherOutcome>>,
+    subscribers: Vec<JoinHandle<SubscriberOutcome>>,
+    holders: Vec<JoinHandle<ConnOutcome>>,
+    /// The threads they run on (ended when dropped).
+    _shards: Shards,
+}
+
+/// Start every client at --conn-rate, subscribers first (each subscribed before anything is
+/// published), and wait until each has reported (connected or failed), or a stop.
+async fn connect(
+    shared: &Arc<Shared>,
+    counts: &Connecting,
+    mut stop: watch::Receiver<u8>,
+) -> Result<(Tasks, Connected)> {
+    let plan = &shared.plan;
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
+    let shards = Shards::start(cores())?;
+    let mut tasks = Tasks {
+        publishers: Vec::new(),
+        subscribers: Vec::new(),
+        holders: Vec::new(),
+        _shards: shards,
+    };
+    let order = (0..plan.subscribers)
+        .map(|i| (Role::Subscriber, i))
+        .chain((0..plan.publishers).map(|i| (Role::Publisher, i)))
+        .chain((0..plan.clients).map(|i| (Role::Conn, i)));
+    let spacing = (plan.conn_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / plan.conn_rate));
+    let began = Instant::now();
+    let mut spawned = 0usize;
+    let mut connected = Connected::default();
+    'spawning: for (n, (role, index)) in order.enumerate() {
+        if *stop.borrow() >= STOP_PUBLISHING {
+            break;
+        }
+        if let Some(spacing) = spacing
+            && n > 0
+        {
+            let at = tokio::time::Instant::from_std(began + spacing.mul_f64(n as f64));
+            // Reports are taken meanwhile, for the progress line.
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => break,
+                    Some(ready) = ready_rx.recv() => connected.take(ready, counts),
+                    _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break 'spawning,
+                }
+            }
+        }
+        let (shared, ready) = (Arc::clone(shared), ready_tx.clone());
+        let shards = &tasks._shards;
+        match role {
+            Role::Publisher => tasks
+                .publishers
+                .push(shards.spawn(n, clients::publisher(shared, index, ready))),
+            Role::Subscriber => tasks
+                .subscribers
+                .push(shards.spawn(n, clients::subscriber(shared, index, ready))),
+            Role::Conn => tasks
+                .holders
+                .push(shards.spawn(n, clients::holder(shared, index, ready))),
+        }
+        spawned += 1;
+    }
+    drop(ready_tx);
+    while connected.reported < spawned {
+        let Some(ready) = ready_rx.recv().await else {
+            break;
+        };
+        connected.take(ready, counts);
+    }
+    Ok((tasks, connected))
+}
+
 async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
     let cpu_before = stats::cpu_times();
     let (stop_tx, stop_rx) = watch::channel(0u8);
@@ -363,57 +438,8 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
         Arc::clone(&started),
     );
 
-    // Connect: subscribers first (each subscribed before anything is published), at --conn-rate.
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
-    let shards = Shards::start(cores())?;
-    let mut publishers = Vec::new();
-    let mut subscribers = Vec::new();
-    let mut holders = Vec::new();
-    let order = (0..plan.subscribers)
-        .map(|i| (Role::Subscriber, i))
-        .chain((0..plan.publishers).map(|i| (Role::Publisher, i)))
-        .chain((0..plan.clients).map(|i| (Role::Conn, i)));
-    let spacing = (plan.conn_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / plan.conn_rate));
     let connect_started = Instant::now();
-    let mut stop = stop_rx.clone();
-    let mut spawned = 0usize;
-    let mut connected = Connected::default();
-    'spawning: for (n, (role, index)) in order.enumerate() {
-        if *stop.borrow() >= STOP_PUBLISHING {
-            break;
-        }
-        if let Some(spacing) = spacing
-            && n > 0
-        {
-            let at = tokio::time::Instant::from_std(connect_started + spacing.mul_f64(n as f64));
-            // Reports are taken meanwhile, for the progress line.
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep_until(at) => break,
-                    Some(ready) = ready_rx.recv() => connected.take(ready, &connected_counts),
-                    _ = stop.wait_for(|s| *s >= STOP_PUBLISHING) => break 'spawning,
-                }
-            }
-        }
-        let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
-        match role {
-            Role::Publisher => {
-                publishers.push(shards.spawn(n, clients::publisher(shared, index, ready)))
-            }
-            Role::Subscriber => {
-                subscribers.push(shards.spawn(n, clients::subscriber(shared, index, ready)))
-            }
-            Role::Conn => holders.push(shards.spawn(n, clients::holder(shared, index, ready))),
-        }
-        spawned += 1;
-    }
-    drop(ready_tx);
-    while connected.reported < spawned {
-        let Some(ready) = ready_rx.recv().await else {
-            break;
-        };
-        connected.take(ready, &connected_counts);
-    }
+    let (tasks, mut connected) = connect(&shared, &connected_counts, stop_rx.clone()).await?;
     let connect_time = connect_started.elapsed();
 
     // Every client of a kind failed: nothing to measure; the first failure is the run's error.
@@ -431,7 +457,7 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
             break;
         }
     }
-    let run = fatal.is_none() && spawned > 0 && *stop.borrow() < STOP_PUBLISHING;
+    let run = fatal.is_none() && connected.reported > 0 && *stop_rx.borrow() < STOP_PUBLISHING;
     let start = Instant::now();
     let start_ns = shared.clock.unix_ns(start);
     let warm_ns = shared.clock.unix_ns(start + plan.warmup);
@@ -448,17 +474,17 @@ async fn bench(plan: Plan, settings: Settings, embedded: bool) -> Result<()> {
     }
 
     let mut publisher_outcomes: Vec<PublisherOutcome> = Vec::new();
-    for handle in publishers {
+    for handle in tasks.publishers {
         publisher_outcomes.push(handle.await?);
     }
     let sent: Vec<u64> = publisher_outcomes.iter().map(|p| p.sent).collect();
     sent_tx.send_replace(Some(Arc::new(sent.clone())));
     let mut subscriber_outcomes: Vec<SubscriberOutcome> = Vec::new();
-    for handle in subscribers {
+    for handle in tasks.subscribers {
         subscriber_outcomes.push(handle.await?);
     }
     let mut holder_outcomes: Vec<ConnOutcome> = Vec::new();
-    for handle in holders {
+    for handle in tasks.holders {
         holder_outcomes.push(handle.await?);
     }
     let end = Instant::now();

@@ -32,6 +32,7 @@ complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "rr" -d 'Send a requ
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "run" -d 'Run a command (a cron job) and report its state, output and exit on MQTT'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "clean-retained" -d 'List or clear every retained message under a topic filter'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "probe" -d 'Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency)'
+complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "bench" -d 'Load a broker and measure it: publishers and subscribers end to end, or pub, sub or conn alone (throughput, latency percentiles, losses)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "broker" -d 'Run the embedded MQTT broker'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
 complete -c skeeter -n "__fish_skeeter_needs_command" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
@@ -362,6 +363,59 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -s d -l debug -d 
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l help -d 'Print help (see more with \'--help\')'
 complete -c skeeter -n "__fish_skeeter_using_subcommand probe" -l version -d 'Print version'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l publishers -d 'Publishers (end to end and pub) [default: 1]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l subscribers -d 'Subscribers (end to end and sub) [default: 1]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l clients -d 'Clients: conn\'s connections [default: 10]; for pub and sub the same as --publishers or --subscribers' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l rate -d 'Open loop: this many messages per second in all, over every publisher (fractions allowed); without it, the closed loop of --inflight' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l size -d 'Message size in bytes, the 32-byte header included (32 or more) [default: 256]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s t -l topic -l topics -d 'Publishers\' topic; %i is the publisher\'s index [default: skeeter/bench/%i]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l sub-topic -d 'Subscribers\' filter; %i is the subscriber\'s index [default: -t with each level holding %i replaced by +]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l count -d 'Stop after this many messages per publisher (sub: per subscriber)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l duration -d 'Stop after this many seconds of publishing (sub: of subscribing; conn: hold the connections this long) [default: 10 s without --count; conn: 0]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l warmup -d 'Leave the first SECS out of the steady-state throughput and of the latency figures (they still count in the totals) [default: 0]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l conn-rate -d 'Connections opened per second while connecting (0: all at once) [default: 100, as emqtt-bench\'s and MQTTX\'s 10 ms interval]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s h -l host -d 'Broker host name or address [default: localhost]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s p -l port -d 'Broker port [default: 1883; 8883 with TLS; 80 or 443 with --ws]. Port 8883 turns TLS on' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s L -l url -d 'Broker URL, mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (percent-encoded; IPv6 as [::1]); mqtts:// for TLS (port 8883); ws://[USER[:PASSWORD]@]HOST[:PORT]/PATH or wss:// for WebSockets (the path is the endpoint\'s, not a topic). -h, -p, -u, -P and -t given as well take precedence over its parts' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l unix -d 'Connect over this Unix domain socket instead of TCP' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s o -l options-file -d 'Read options from this file instead of the default options file (see OPTIONS FILES)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l profile -d 'Take the connection settings of [profile.NAME] in ~/.config/skeeter/config.toml ($XDG_CONFIG_HOME/skeeter/config.toml): keys named as these options (host, port, cafile, username, password_file, ...). Options and their environment variables override the profile\'s settings' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s i -l id -d 'Client id [default: empty, the broker assigns one]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s I -l id-prefix -d 'Client id made of this prefix and the process id, e.g. backup-4242' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s k -l keepalive -d 'Keep-alive interval in seconds (0 turns keep-alive off)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s u -l username -d 'User name to authenticate with' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s P -l pw -d 'Password to authenticate with. Without a value, it is asked for on the terminal (not echoed); argv is visible to other users, so prefer that, --pw-file or SKEETER_PASSWORD' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l pw-file -d 'Read the password from the first line of this file (the newline is not part of it)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s q -l qos -d 'Quality of service: 0 at most once, 1 at least once, 2 exactly once' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s x -l session-expiry -d 'MQTT 5: keep the session this many seconds after disconnecting (-1: forever) [default: 0; forever with -c]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s D -l property -d 'MQTT 5: a property, as mosquitto\'s -D: COMMAND NAME VALUE, or COMMAND user-property KEY VALUE (repeatable). Commands: connect, publish, subscribe, unsubscribe, will, disconnect' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s V -l protocol-version -d 'MQTT protocol version: 311 (or mqttv311), 5 (or mqttv5), or 31 (or mqttv31) for old brokers [default: 311; 5 when -D is given, as in mosquitto]. The MQTT 5 options (-x, --content-type, --no-local, ...) need -V 5' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l cafile -d 'Turn TLS on and trust the CA certificates of this PEM file (default port 8883)' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l capath -d 'Turn TLS on and trust the PEM CA certificates of the files in this directory' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l cert -d 'Client certificate (PEM) to present to the broker; needs --key' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l key -d 'Private key (PEM: RSA, EC or PKCS#8) of the client certificate; needs --cert' -r -F
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-version -d 'Speak only this TLS version [default: tlsv1.2 or tlsv1.3]' -r -f -a "tlsv1.2\t''
+tlsv1.3\t''"
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-alpn -d 'Ask for this protocol with TLS ALPN (e.g. mqtt, or x-amzn-mqtt-ca)' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s M -l inflight -d 'Each publisher\'s messages in flight: unacknowledged (QoS 1 and 2), or not yet written (QoS 0); with --rate, the most unacknowledged before a publisher falls behind its schedule. Lowered, with a note, to keep 256 MiB in flight at most' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l json -d 'Print the summary as one JSON object (its members under --help)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-retain -d 'Retain the Last Will'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l no-tls -d 'No TLS, whatever the other options, the URL or port 8883 say (e.g. to override an options file, or for plain MQTT on port 8883)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s d -l debug -d 'Print a trace of the MQTT packets sent and received on stderr'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l quiet -d 'Do not print runtime errors or warnings (usage errors are still printed)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l help -d 'Print help (see more with \'--help\')'
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -s p -l port -d 'Port to listen on (0 picks a free one; the bound address is printed)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l bind -d 'Address to listen on (0.0.0.0 or :: for every interface)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand broker" -l log-file -d 'Append the log to FILE instead of writing it to stderr; SIGHUP reopens it (for logrotate)' -r -F
@@ -403,14 +457,15 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s h -l help -d '
 complete -c skeeter -n "__fish_skeeter_using_subcommand links" -s V -l version -d 'Print version'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c skeeter -n "__fish_skeeter_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "rr" -d 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "run" -d 'Run a command (a cron job) and report its state, output and exit on MQTT'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "clean-retained" -d 'List or clear every retained message under a topic filter'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "probe" -d 'Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
-complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe broker passwd links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "pub" -d 'Publish one message, a file, or one message per line of standard input'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "sub" -d 'Subscribe to topic filters and print the messages received'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "rr" -d 'Send a request and print its reply (MQTT 5 request/response, as mosquitto_rr)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "run" -d 'Run a command (a cron job) and report its state, output and exit on MQTT'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "clean-retained" -d 'List or clear every retained message under a topic filter'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "probe" -d 'Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "bench" -d 'Load a broker and measure it: publishers and subscribers end to end, or pub, sub or conn alone (throughput, latency percentiles, losses)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "passwd" -d 'Manage a password file for `broker --password-file` (mosquitto_passwd\'s format and usage)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "links" -d 'Create links (skeeter-pub, mosquitto_sub, ...) that run a subcommand directly'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "generate" -d 'Write the shell completions and man pages (for packagers and this repository)'
+complete -c skeeter -n "__fish_skeeter_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr run clean-retained probe bench broker passwd links generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

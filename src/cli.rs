@@ -45,6 +45,9 @@ pub enum Command {
     CleanRetained(CleanRetainedArgs),
     /// Report what a broker supports and how it behaves (versions, QoS, retain, limits, latency).
     Probe(ProbeArgs),
+    /// Load a broker and measure it: publishers and subscribers end to end, or pub, sub or
+    /// conn alone (throughput, latency percentiles, losses).
+    Bench(BenchArgs),
     /// Run the embedded MQTT broker.
     Broker(BrokerArgs),
     /// Manage a password file for `broker --password-file` (mosquitto_passwd's format and usage).
@@ -889,6 +892,229 @@ pub struct ProbeArgs {
     pub connect: ConnectArgs,
 }
 
+/// What `bench` runs: see [`BENCH_HELP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchMode {
+    /// Publishers only.
+    Pub,
+    /// Subscribers only.
+    Sub,
+    /// Connections only.
+    Conn,
+}
+
+const BENCH_HELP: &str = "\
+Modes:
+  (none)  publishers and subscribers together: each message carries its publisher, sequence
+          number and send time, so every subscriber measures the end-to-end latency and what was
+          lost, duplicated or out of order, per publisher
+  pub     publishers only (connect and publish-ack latency); a `bench sub` elsewhere can
+          measure the same messages end to end
+  sub     subscribers only, for the messages of a `bench pub` run elsewhere: lost counts the
+          gaps in each publisher's sequence (not what never came after the last one); the
+          end-to-end latency needs the two hosts' clocks in sync
+  conn    connections only: connect --clients, hold them --duration, report the connect
+          latency and the failures by reason (CONNACK code, TLS, socket error)
+
+Load:
+  Closed loop (the default): each publisher keeps --inflight messages in flight: unacknowledged
+  at QoS 1 and 2 (PUBACK, PUBCOMP), not yet written to the socket at QoS 0; the next goes as one
+  completes.
+  Open loop (--rate R): R messages per second in all, spread evenly over the publishers (each
+  sends every publishers/R seconds, staggered; emqtt-bench's -I is per client instead). Send
+  times are scheduled at fixed intervals from the start and latency counts from the scheduled
+  time, so a broker that falls behind shows as latency instead of being hidden. --inflight still
+  caps each publisher's unacknowledged messages. The schedule is kept to about a millisecond
+  (tokio's timer), and latency includes that: for sub-millisecond figures use the closed loop.
+  When a publisher fell behind its schedule by more than 100 ms, the summary says the rate was
+  not kept (achieved against asked), and whether the in-flight window was full (the broker was
+  slow to acknowledge) or not (the generator itself could not keep up; see its CPU time).
+  A run ends after --count messages per publisher, after --duration, or at Ctrl-C (SIGINT or
+  SIGTERM), whichever comes first; with neither option, after 10 s. `bench sub` ends after
+  --count messages per subscriber, --duration or Ctrl-C. Each publisher then waits (up to 10 s)
+  for its last acknowledgements, and each subscriber until it has every message sent to it or
+  none came for 1 s. A second Ctrl-C stops the waiting; the summary is printed either way.
+
+Topics:
+  -t TEMPLATE   where publisher i publishes; %i is its index (0, 1, ...) [default:
+                skeeter/bench/%i]. Without %i, every publisher uses the same topic.
+  --sub-topic FILTER   what subscriber i subscribes to; %i is its index [default: -t with each
+                level holding %i replaced by +]. By default every subscriber thus gets every
+                publisher's messages: --publishers 10 --subscribers 1 is fan-in, -t with no %i
+                and --publishers 1 --subscribers 10 is fan-out; -t 'b/%i' --sub-topic 'b/%i'
+                pairs publisher i with subscriber i.
+
+Messages: a 32-byte header (magic, run id, publisher index, sequence number, send time in
+  nanoseconds since the Unix epoch) padded with zeros to --size bytes, so --size is at least 32.
+  Messages without this run's header (retained ones, another run's) are counted as ignored.
+  Lost = messages a publisher sent (written to its connection) that a subscriber whose filter
+  matches its topic never received; duplicated = a sequence number received twice; out of order
+  = a first arrival below the highest sequence number already received from that publisher. At
+  QoS 0 the broker may drop messages (reported, not an error); at QoS 1 duplicates are allowed.
+
+Clients: one MQTT connection per client, with every connection option (TLS, WebSockets, MQTT 5,
+  -A, --proxy, -D connect/publish/subscribe), connected at --conn-rate per second: subscribers
+  first (each waits for its SUBACK), then publishers; publishing starts once all are up. A
+  client id from -i or -I gets -pub-N, -sub-N or (conn) -N appended. Clients run as tasks on one
+  thread per core (a single-threaded tokio runtime each), dealt out in turn.
+
+Broker: without -h, -p, -L or --unix (nor their variables, nor a profile's host), bench starts
+  the embedded broker in this process (on threads of its own) on 127.0.0.1 and a free port, and
+  says so on stderr; the broker then shares the process's cores, and its CPU time, with the load
+  generator.
+
+Summary (stdout; progress and notes go to stderr, progress only on a terminal): the duration;
+  connections ok, failed (by reason) and lost; messages sent, acknowledged, received,
+  expected, lost, duplicated, out of order, ignored; throughput sent and received in msg/s and
+  MB/s (10^6 bytes of payload), on average from the start of publishing to the last message,
+  and in steady state after --warmup; the rate asked and achieved; latency p50, p90, p99,
+  p99.9 and max in milliseconds for connect (TCP, TLS, CONNECT to CONNACK), publish-ack (send
+  to PUBACK or PUBCOMP; QoS 1 and 2) and end to end (send to arrival), over the messages sent
+  after the warm-up; the CPU time of the process (user, system) against its wall time
+  (connecting included) and cores.
+
+--json prints the same as one object:
+  {\"mode\": \"end-to-end\"|\"pub\"|\"sub\"|\"conn\", \"broker\": ADDRESS, \"embedded_broker\": BOOL,
+   \"protocol\": \"3.1.1\"|\"5\"|\"3.1\", \"qos\", \"size\", \"publishers\", \"subscribers\",
+   \"clients\", \"inflight\", \"topic\", \"sub_topic\", \"count\", \"warmup_s\", \"interrupted\": BOOL,
+   \"duration_s\", \"connect_s\", \"publish_s\", \"receive_s\",
+   \"connections\": {\"ok\", \"failed\", \"lost\", \"failures\": {REASON: N}, \"lost_reasons\": {REASON: N}},
+   \"messages\": {\"sent\", \"acked\", \"received\", \"expected\", \"lost\", \"duplicated\",
+     \"out_of_order\", \"ignored\", \"refused\"},
+   \"throughput\": {\"sent_msg_s\", \"received_msg_s\", \"sent_mb_s\", \"received_mb_s\",
+     \"steady\": {the same four} or null},
+   \"rate\": {\"asked_msg_s\", \"achieved_msg_s\", \"kept\": BOOL, \"max_lag_ms\",
+     \"window_full\": N} or null,
+   \"latency_ms\": {\"connect\"|\"publish_ack\"|\"end_to_end\": {\"count\", \"p50\", \"p90\", \"p99\",
+     \"p99_9\", \"max\"} or null},
+   \"cpu\": {\"user_s\", \"system_s\", \"cores\", \"utilisation\": 0.0 to 1.0 of the cores over the
+     wall time, connecting included}}
+  Numbers are numbers; null where a figure does not apply (acked at QoS 0, expected for sub,
+  rate without --rate, a latency with no samples).
+
+Exit status of bench: 0 when the run completed, also after Ctrl-C and with QoS 0 messages lost
+  (some clients failing to connect while others did is reported, with a warning, and exit 0);
+  when every client of a kind (publishers, subscribers, conn's clients) failed to connect, the
+  code of the first failure as for pub (1 unreachable, 1-5 or 128-159 refused, 8 TLS); 15 when
+  QoS 1 or 2 messages were lost or QoS 2 messages duplicated; else 7 when a connection was lost
+  during the run.";
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  skeeter bench                                   # embedded broker, 1 publisher, 1 subscriber, 10 s
+  skeeter bench -h broker.lan -q 1 --count 100000 --json > run.json
+  skeeter bench -h broker.lan --publishers 10 --subscribers 1 -t 'bench/%i'        # fan-in
+  skeeter bench -h broker.lan --publishers 1 --subscribers 10 -t bench/fanout      # fan-out
+  skeeter bench -h broker.lan --rate 20000 --duration 60 --warmup 10 -q 1 --size 512
+  skeeter bench -h broker.lan -t 'bench/%i' --sub-topic 'bench/%i' --publishers 50 --subscribers 50
+  skeeter bench conn -h broker.lan --clients 10000 --conn-rate 500 --duration 30
+  skeeter bench sub -h broker.lan --duration 60 &  skeeter bench pub -h broker.lan --duration 50";
+
+/// `skeeter bench`: a load generator with a summary.
+#[derive(Debug, Clone, Args)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true,
+    mut_arg("max_inflight", |arg| arg
+        .long("inflight")
+        .alias("max-inflight")
+        .default_value("100")
+        .help("Each publisher's messages in flight: unacknowledged (QoS 1 and 2), or not yet \
+               written (QoS 0); with --rate, the most unacknowledged before a publisher falls \
+               behind its schedule. Lowered, with a note, to keep 256 MiB in flight at most")),
+    after_long_help = format!("{BENCH_HELP}\n\n{EXIT_STATUS_HELP}\n\n{OPTIONS_FILES_HELP}\n\n{BENCH_EXAMPLES}"),
+)]
+pub struct BenchArgs {
+    /// pub, sub or conn alone; without it, publishers and subscribers end to end.
+    #[arg(value_name = "MODE")]
+    pub mode: Option<BenchMode>,
+
+    /// Publishers (end to end and pub) [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load")]
+    pub publishers: Option<u32>,
+
+    /// Subscribers (end to end and sub) [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load")]
+    pub subscribers: Option<u32>,
+
+    /// Clients: conn's connections [default: 10]; for pub and sub the same as --publishers or
+    /// --subscribers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), help_heading = "Load")]
+    pub clients: Option<u32>,
+
+    /// Open loop: this many messages per second in all, over every publisher (fractions
+    /// allowed); without it, the closed loop of --inflight.
+    #[arg(long, value_name = "MSG/S", value_parser = parse_rate, help_heading = "Load")]
+    pub rate: Option<f64>,
+
+    /// Message size in bytes, the 32-byte header included (32 or more) [default: 256].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(32..=268_435_000), help_heading = "Load")]
+    pub size: Option<u32>,
+
+    /// Publishers' topic; %i is the publisher's index [default: skeeter/bench/%i].
+    #[arg(
+        short = 't',
+        long = "topic",
+        visible_alias = "topics",
+        value_name = "TEMPLATE",
+        help_heading = "Load"
+    )]
+    pub topic: Option<String>,
+
+    /// Subscribers' filter; %i is the subscriber's index [default: -t with each level holding
+    /// %i replaced by +].
+    #[arg(long, value_name = "FILTER", help_heading = "Load")]
+    pub sub_topic: Option<String>,
+
+    /// Stop after this many messages per publisher (sub: per subscriber).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load")]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds of publishing (sub: of subscribing; conn: hold the
+    /// connections this long) [default: 10 s without --count; conn: 0].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, help_heading = "Load")]
+    pub duration: Option<std::time::Duration>,
+
+    /// Leave the first SECS out of the steady-state throughput and of the latency figures
+    /// (they still count in the totals) [default: 0].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, help_heading = "Load")]
+    pub warmup: Option<std::time::Duration>,
+
+    /// Connections opened per second while connecting (0: all at once) [default: 100, as
+    /// emqtt-bench's and MQTTX's 10 ms interval].
+    #[arg(long, value_name = "N", value_parser = parse_conn_rate, help_heading = "Load")]
+    pub conn_rate: Option<f64>,
+
+    /// Print the summary as one JSON object (its members under --help).
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// --rate: messages per second, more than 0.
+fn parse_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if (0.001..=1e9).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "'{value}' is not a rate from 0.001 to 1000000000 messages per second (leave \
+             --rate out for the closed loop)"
+        )),
+    }
+}
+
+/// --conn-rate: connections per second, 0 for all at once.
+fn parse_conn_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.0..=1e9).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "'{value}' is not a number of connections per second (0 for all at once)"
+        )),
+    }
+}
+
 const RUN_HELP: &str = "\
 What it publishes (JSON, retained unless --retain false, at QoS 1 or more):
   TOPIC  {\"state\":\"running\",\"pid\":..,\"host\":..,\"started\":..,\"cmd\":[..]} at the start,
@@ -1309,6 +1535,7 @@ mod tests {
         SubArgs::augment_args(clap::Command::new("mosquitto_sub").version("1")).debug_assert();
         RrArgs::augment_args(clap::Command::new("mosquitto_rr").version("1")).debug_assert();
         BrokerArgs::augment_args(clap::Command::new("skeeter-broker").version("1")).debug_assert();
+        BenchArgs::augment_args(clap::Command::new("skeeter-bench").version("1")).debug_assert();
     }
 
     #[test]

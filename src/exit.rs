@@ -35,6 +35,8 @@ pub enum Code {
     Persistence,
     /// 14: probe: a check named by --require was not ok.
     CheckFailed,
+    /// 15: bench: QoS 1 or 2 messages were lost, or QoS 2 messages delivered twice.
+    MessagesLost,
     /// 27: `-W` ran out before the work was done.
     Timeout,
     /// `run`: the wrapped command's own exit code (128+N when signal N ended it).
@@ -64,6 +66,7 @@ impl Code {
             Code::NotAccepted => 12,
             Code::Persistence => 13,
             Code::CheckFailed => 14,
+            Code::MessagesLost => 15,
             Code::Timeout => 27,
             Code::Passthrough(code) => code,
         }
@@ -90,6 +93,7 @@ Exit status:
   13   the broker's persistence file or its journal cannot be used (unreadable, corrupt, of
        another program or format version) or written
   14   probe: a check named by --require was not ok
+  15   bench: QoS 1 or 2 messages were lost, or QoS 2 messages delivered twice
   27   -W timed out
 `skeeter run` exits with its command's code (128+N when signal N ended it, 127 when it could not
 be started), or 1 and 2 as above before the command starts.

@@ -53,7 +53,8 @@ fn main() -> ExitCode {
     };
 
     // The broker spreads its connections over every core; a client is one conversation, and a
-    // single thread spares it a cross-thread wake-up for every message.
+    // single thread spares it a cross-thread wake-up for every message (bench runs its clients
+    // on threads of its own, one per core).
     let runtime = match &command {
         Command::Broker(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd::run::run(args).await,
             Command::CleanRetained(args) => cmd::clean_retained::run(args).await,
             Command::Probe(args) => cmd::probe::run(args).await,
+            Command::Bench(args) => cmd::bench::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Links(args) => cmd::links::run(args),
             Command::Passwd(args) => cmd::passwd::run(args),
@@ -114,6 +116,7 @@ fn insert_options_file(
             Some("rr") => ("rr", 2),
             Some("run") => ("run", 2),
             Some("clean-retained") => ("clean-retained", 2),
+            Some("bench") => ("bench", 2),
             _ => return Ok(()),
         },
     };
@@ -134,7 +137,7 @@ fn client_options_start(
         Some(Personality::Pub | Personality::Sub | Personality::Rr) => Some(1),
         Some(_) => None,
         None => match args.get(1).and_then(|a| a.to_str()) {
-            Some("pub" | "sub" | "rr" | "run" | "clean-retained" | "probe") => Some(2),
+            Some("pub" | "sub" | "rr" | "run" | "clean-retained" | "probe" | "bench") => Some(2),
             _ => None,
         },
     }

@@ -4,7 +4,7 @@
 //! Where: `-o FILE` when given; else, for mosquitto_pub / mosquitto_sub (links of that name),
 //! `$XDG_CONFIG_HOME/mosquitto_pub` (or `$HOME/.config/mosquitto_pub` when XDG_CONFIG_HOME is
 //! unset), likewise `_sub`; for skeeter, `$XDG_CONFIG_HOME/skeeter/pub` (or
-//! `$HOME/.config/skeeter/pub`), likewise `sub`, `rr`, `run`, `clean-retained`. A missing default
+//! `$HOME/.config/skeeter/pub`), likewise `sub`, `rr`, `run`, `clean-retained`, `bench`. A missing default
 //! file is no error.
 //!
 //! How: one option per line, split at the first space only (so `-F %t => %p` keeps its spaces);
@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub const OPTIONS_FILES_HELP: &str = "\
 Options files:
   Options are also read from $XDG_CONFIG_HOME/skeeter/pub (or ~/.config/skeeter/pub), likewise
-  .../sub, .../rr, .../run and .../clean-retained for those commands, or from the file given with
-  -o; as mosquitto_pub/mosquitto_sub, from
+  .../sub, .../rr, .../run, .../clean-retained and .../bench for those commands, or from the
+  file given with -o; as mosquitto_pub/mosquitto_sub, from
   $XDG_CONFIG_HOME/mosquitto_pub (or ~/.config/mosquitto_pub), likewise _sub. One option per line
   ('-h broker.example', '-F %t => %p': split at the first space only); '#' starts a comment line.
   The command line's options come after the file's: a single-valued option given again wins,

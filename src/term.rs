@@ -62,6 +62,16 @@ pub fn spinner(what: &str) -> ProgressBar {
     bar
 }
 
+/// A status line updated in place (a spinner and a message), for work measured in counts.
+pub fn status() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, target());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 fn target() -> ProgressDrawTarget {
     if stderr_is_terminal() {
         ProgressDrawTarget::stderr()

@@ -240,7 +240,7 @@ impl Client {
     }
 
     /// Queue a PUBLISH, waiting while the request queue is full; false when the loop is gone.
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         topic: &str,
         qos: QoS,
@@ -314,7 +314,9 @@ impl Client {
         }
     }
 
-    async fn disconnect(&self) {
+    /// Queue a DISCONNECT, waiting while the request queue is full (the event loop's owner
+    /// then sees [`Event::OutgoingDisconnect`] and calls [`Connection::close`]).
+    pub(crate) async fn disconnect(&self) {
         match self {
             Client::V4(client) => {
                 let _ = client.disconnect().await;
@@ -691,7 +693,7 @@ impl Connection {
     }
 
     /// Drop the network connection after DISCONNECT; with a relay, wait until it passed it on.
-    async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         match &mut self.eventloop {
             EventLoop::V4(eventloop) => eventloop.network = None,
             EventLoop::V5(eventloop) => eventloop.clean(),

@@ -1,5 +1,6 @@
 //! One file per subcommand, each thin: arguments in, client/format/broker used, exit code out.
 
+pub mod bench;
 pub mod broker;
 pub mod clean_retained;
 pub mod generate;

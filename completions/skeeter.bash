@@ -295,6 +295,10 @@ _skeeter() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --nodelay)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -393,6 +393,8 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s V -l protocol-
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-topic -d 'Topic of the Last Will, published by the broker if this client vanishes' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-payload -d 'Payload of the Last Will [default: empty]' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-qos -d 'QoS of the Last Will' -r
+complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l nodelay -d 'Send each packet at once (TCP_NODELAY): on by default (mosquitto\'s clients default to off). --nodelay=false lets the kernel gather small packets (Nagle\'s algorithm), which stalls a stream of QoS 1 publishes on a broker that delays its TCP acknowledgements' -r -f -a "true\t''
+false\t''"
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l proxy -d 'Connect through this SOCKS5 proxy: socks5h://[USER[:PASSWORD]@]HOST[:PORT] (port 1080; user and password percent-encoded). The proxy resolves the broker\'s host name' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s A -l bind-address -d 'Connect from this local address (the outgoing socket is bound to it)' -r
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l ws-path -d 'The HTTP path of the WebSocket endpoint, with --ws or a ws:// URL [default: /mqtt]' -r
@@ -407,7 +409,6 @@ complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s M -l inflight 
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l json -d 'Print the summary as one JSON object (its members under --help)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (clean session off; needs -i or -I)'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l will-retain -d 'Retain the Last Will'
-complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l nodelay -d 'Send each packet at once (TCP_NODELAY) instead of letting the kernel gather small ones'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l ws -d 'Connect over WebSockets: ws://HOST:PORT/PATH (wss:// with TLS); port 80 (443 with TLS) unless -p. -L ws://HOST[:PORT]/PATH and wss://... do the same'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l tls-use-os-certs -d 'Turn TLS on and trust the system\'s CA certificates (also with --cafile or --capath). They are used anyway when TLS is on through mqtts://, wss:// or port 8883 and no CA is given'
 complete -c skeeter -n "__fish_skeeter_using_subcommand bench" -l insecure -d 'Do not check that the broker\'s certificate is for the host connected to (its chain is still verified)'

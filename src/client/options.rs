@@ -521,8 +521,7 @@ impl Settings {
     /// or the connection is not plain TCP (TLS and WebSockets need the name).
     pub fn resolved_here(&self) -> Option<MqttOptions> {
         use std::net::ToSocketAddrs;
-        if !matches!(self.mqtt.transport(), Transport::Tcp) || self.host.parse::<IpAddr>().is_ok()
-        {
+        if !matches!(self.mqtt.transport(), Transport::Tcp) || self.host.parse::<IpAddr>().is_ok() {
             return None;
         }
         let mut addresses = (self.host.as_str(), self.port).to_socket_addrs().ok()?;

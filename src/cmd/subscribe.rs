@@ -320,12 +320,7 @@ async fn receive(
             .is_some_and(|pct| rand::random::<f64>() * 100.0 >= pct)
         {
             // Left out by --random-filter, but counted by -C, as mosquitto_sub does.
-        } else if let Err(err) = print(
-            &mut out,
-            &mut output,
-            &publish,
-            settings.quiet,
-        ) {
+        } else if let Err(err) = print(&mut out, &mut output, &publish, settings.quiet) {
             return output_error(err);
         }
         connection.acknowledge(&publish);

@@ -102,6 +102,7 @@ pub fn run_connection(bytes: &[u8]) -> usize {
             check_consistent(&shared);
         }
         stop.send_replace(true);
+        shared.stop_connections();
         join_all(&mut served).await;
         let mut received = 0;
         for client in clients {

@@ -309,3 +309,25 @@ impl Drop for Live {
         self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle plain-MQTT connection's task holds besides its socket and session: the
+    /// future of `open`, reserved in full in the task for the connection's whole life.
+    #[tokio::test]
+    async fn connection_task_size() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let shared = Arc::new(Shared::new(super::super::Config::default(), None).unwrap());
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let admission = Admission::of(&shared).unwrap();
+        let task = open(stream, peer, Transport::Mqtt, shared, shutdown, admission);
+        eprintln!("open future: {} bytes", std::mem::size_of_val(&task));
+        drop(task);
+        drop(client);
+    }
+}

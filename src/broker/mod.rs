@@ -15,6 +15,7 @@ pub mod fuzz;
 mod listener;
 pub mod log;
 mod persist;
+mod pump;
 mod retain;
 mod router;
 mod session;
@@ -26,7 +27,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -248,6 +249,8 @@ pub(crate) struct Shared {
     pub refusing: AtomicUsize,
     /// Connections accepted and not yet ended (handshakes included).
     pub connections: AtomicUsize,
+    /// Set when the broker stops: connections end when they see it (they are woken for it).
+    stopping: AtomicBool,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -277,7 +280,20 @@ impl Shared {
             refusing: AtomicUsize::new(0),
             stats: Arc::default(),
             journal,
+            stopping: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the broker is stopping: a connection that sees it ends.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Make every served connection end (those still in their handshake watch the shutdown
+    /// channel instead): the flag first, then a wake-up for each, so none waits past it.
+    pub fn stop_connections(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.sessions.wake_all();
     }
 
     /// With persistence, the gate: hold it while changing sessions or retained messages (a read
@@ -647,6 +663,7 @@ impl Broker {
     /// [`Broker::stop`], returning the error of the last save (with persistence).
     pub async fn try_stop(mut self) -> io::Result<()> {
         self.shutdown.send_replace(true);
+        self.shared.stop_connections();
         // An accept task only ends after joining every connection task.
         for task in &mut self.accept_tasks {
             let _ = task.await;
@@ -694,6 +711,7 @@ async fn autosave(shared: Arc<Shared>, interval: Duration, mut shutdown: watch::
 impl Drop for Broker {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
+        self.shared.stop_connections();
     }
 }
 

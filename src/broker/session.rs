@@ -14,7 +14,8 @@ use bytes::BytesMut;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubComp, PubRel, SubAck, SubscribeReasonCode, UnsubAck};
 use rumqttc::v5::mqttbytes::v5 as m5;
-use tokio::sync::Notify;
+use std::task::Waker;
+
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -56,12 +57,15 @@ pub(crate) struct QueueLimits {
     pub messages: usize,
 }
 
-/// The connection a session is attached to: how to wake its writer and how to close it.
-#[derive(Clone)]
+/// The connection a session is attached to, and how to wake its task: for output (when it
+/// asks for it) and, always, when the session is taken from it or the broker stops.
 pub(crate) struct Link {
     pub id: u64,
-    pub wake: Arc<Notify>,
-    pub kick: Arc<Notify>,
+    /// The connection's task, registered by [`Session::park`]; taken by the first wake-up, so
+    /// a burst of deliveries wakes it once.
+    waker: Option<Waker>,
+    /// Whether the connection can write now: deliveries wake it only then.
+    wants_output: bool,
     pub protocol: Protocol,
     /// The client's receive maximum (MQTT 5): QoS 1/2 messages it takes in flight at once.
     pub receive_maximum: u16,
@@ -168,10 +172,34 @@ impl SessionState {
         self.persisted = false;
     }
 
-    fn wake_writer(&self) {
-        if let Some(link) = &self.link {
-            link.wake.notify_one();
+    fn wake_writer(&mut self) {
+        if let Some(waker) = self.writer_waker() {
+            waker.wake();
         }
+    }
+
+    /// The waker of a connection waiting for output, taken (to wake it once the lock is let go).
+    fn writer_waker(&mut self) -> Option<Waker> {
+        match &mut self.link {
+            Some(link) if link.wants_output => link.waker.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether a writer taking a batch now would get anything.
+    fn has_output(&self, max_inflight: u16) -> bool {
+        !self.replies.is_empty()
+            || self.resend_inflight
+            || self.queued.front().is_some_and(|next| {
+                next.qos == QoS::AtMostOnce || self.inflight.len() < self.window(max_inflight)
+            })
+    }
+
+    /// Outgoing QoS 1/2 messages in flight at once: the broker's limit and the client's receive
+    /// maximum, whichever is smaller.
+    fn window(&self, max_inflight: u16) -> usize {
+        let receive_maximum = self.link.as_ref().map_or(u16::MAX, |l| l.receive_maximum);
+        usize::from(max_inflight.min(receive_maximum).max(1))
     }
 
     fn push_reply(&mut self, packet: &Packet) {
@@ -229,7 +257,6 @@ impl SessionState {
             self.record(|buf, client| record::deliver(buf, client, &delivery));
         }
         self.queued.push_back(delivery);
-        self.wake_writer();
         dropped
     }
 
@@ -374,7 +401,50 @@ impl Session {
         if state.link.is_none() && (state.expiry == 0 || delivery.qos == QoS::AtMostOnce) {
             return 0;
         }
-        state.admit(delivery, limits)
+        let dropped = state.admit(delivery, limits);
+        let waker = state.writer_waker();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        dropped
+    }
+
+    /// Before connection `link_id` waits: Ok(true) if a batch is ready for it (when it can
+    /// write, `want_output`), else its task is registered to be woken by the next delivery (if
+    /// it can write), a takeover or the broker's stop. Err: the session is no longer its own.
+    pub fn park(
+        &self,
+        link_id: u64,
+        waker: &Waker,
+        want_output: bool,
+        max_inflight: u16,
+    ) -> Result<bool, Detached> {
+        let mut guard = self.linked(link_id)?;
+        let state = &mut *guard;
+        if want_output && state.has_output(max_inflight) {
+            return Ok(true);
+        }
+        let Some(link) = &mut state.link else {
+            return Err(Detached);
+        };
+        link.wants_output = want_output;
+        if !link
+            .waker
+            .as_ref()
+            .is_some_and(|known| known.will_wake(waker))
+        {
+            link.waker = Some(waker.clone());
+        }
+        Ok(false)
+    }
+
+    /// Wake the connection attached now, whatever it waits for (the broker stops).
+    fn wake_connection(&self) {
+        let waker = self.lock().link.as_mut().and_then(|link| link.waker.take());
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Messages queued (not in flight) and their bytes.
@@ -527,6 +597,7 @@ impl Session {
                 dropped += state.admit(delivery, shared.config.queue_limits());
             }
         }
+        state.wake_writer();
         drop(state);
         shared.count_dropped(dropped);
         Ok(())
@@ -574,8 +645,9 @@ impl Session {
         Ok(())
     }
 
-    /// Hand the writer its next batch: the encoded replies are swapped into `out` (which must be
-    /// empty), messages to send are pushed onto `outbound`, each QoS 1/2 one with a packet id.
+    /// Hand the writer its next batch: the encoded replies are appended to `out` (the session
+    /// keeps no buffer for them), messages to send are pushed onto `outbound`, each QoS 1/2 one
+    /// with a packet id.
     pub fn take_batch(
         &self,
         link_id: u64,
@@ -585,7 +657,8 @@ impl Session {
     ) -> Result<(), Detached> {
         let mut guard = self.linked(link_id)?;
         let state = &mut *guard;
-        std::mem::swap(&mut state.replies, out);
+        let replies = std::mem::take(&mut state.replies);
+        out.extend_from_slice(&replies);
         if state.resend_inflight {
             state.resend_inflight = false;
             outbound.extend(state.inflight.iter().map(|entry| match &entry.stage {
@@ -597,15 +670,11 @@ impl Session {
                 Stage::Released => Outbound::PubRel(entry.pkid),
             }));
         }
-        let (receive_maximum, max_packet_size, v5) = match &state.link {
-            Some(link) => (
-                link.receive_maximum,
-                link.max_packet_size,
-                link.protocol == Protocol::V5,
-            ),
-            None => (u16::MAX, None, false),
+        let (max_packet_size, v5) = match &state.link {
+            Some(link) => (link.max_packet_size, link.protocol == Protocol::V5),
+            None => (None, false),
         };
-        let max_inflight = usize::from(max_inflight.min(receive_maximum).max(1));
+        let max_inflight = state.window(max_inflight);
         let now = Instant::now();
         let mut taken = 0;
         while taken < BATCH_BYTES {
@@ -730,12 +799,21 @@ impl Sessions {
     pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),
-            wake: Arc::new(Notify::new()),
-            kick: Arc::new(Notify::new()),
+            waker: None,
+            wants_output: false,
             protocol,
             receive_maximum: u16::MAX,
             max_packet_size: None,
             topic_alias_max: 0,
+        }
+    }
+
+    /// Wake every connection attached to a session: the broker stops (connections check
+    /// [`Shared::stopping`](super::Shared) when woken).
+    pub fn wake_all(&self) {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        for session in sessions {
+            session.wake_connection();
         }
     }
 
@@ -784,8 +862,8 @@ impl Sessions {
         let session = match sessions.get(client_id) {
             Some(previous) => {
                 let mut state = previous.lock();
-                if let Some(old) = state.link.take() {
-                    old.kick.notify_one();
+                if let Some(waker) = state.link.take().and_then(|old| old.waker) {
+                    waker.wake();
                 }
                 // Its expiry and delayed will are void now (both check this when they fire).
                 for timer in state.timers.drain(..) {
@@ -1007,11 +1085,13 @@ mod tests {
         }
     }
 
-    fn online_session() -> (Session, Link) {
+    /// A session with a connection attached, and that connection's id.
+    fn online_session() -> (Session, u64) {
         let session = Session::new("c".into(), NEVER_EXPIRES, None);
         let link = Sessions::default().new_link(Protocol::V311);
-        session.lock().link = Some(link.clone());
-        (session, link)
+        let id = link.id;
+        session.lock().link = Some(link);
+        (session, id)
     }
 
     fn bytes(budget: usize) -> QueueLimits {
@@ -1101,13 +1181,13 @@ mod tests {
 
     #[test]
     fn inflight_window_holds_back_qos1_and_keeps_order() {
-        let (session, link) = online_session();
+        let (session, link_id) = online_session();
         for qos in [QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
             session.deliver(delivery(qos, 1), bytes(1000));
         }
         let (mut out, mut outbound) = (BytesMut::new(), Vec::new());
         session
-            .take_batch(link.id, &mut out, &mut outbound, 1)
+            .take_batch(link_id, &mut out, &mut outbound, 1)
             .unwrap();
         assert_eq!(
             outbound.len(),
@@ -1117,15 +1197,15 @@ mod tests {
         let Outbound::Publish { pkid, .. } = outbound[0] else {
             panic!("expected a publish")
         };
-        session.puback(link.id, pkid).unwrap();
+        session.puback(link_id, pkid).unwrap();
         outbound.clear();
         session
-            .take_batch(link.id, &mut out, &mut outbound, 1)
+            .take_batch(link_id, &mut out, &mut outbound, 1)
             .unwrap();
         assert_eq!(outbound.len(), 2, "the next QoS 1 and the QoS 0 behind it");
         assert!(
             session
-                .take_batch(link.id + 1, &mut out, &mut outbound, 1)
+                .take_batch(link_id + 1, &mut out, &mut outbound, 1)
                 .is_err()
         );
     }

@@ -1,0 +1,705 @@
+//! A connection's I/O once its CONNECT is accepted: one poll reads (into a per-thread scratch
+//! buffer while the client is quiet, so an idle connection holds no read buffer), hands the
+//! packets to the session, writes the session's batches (one write per wake-up, straight from a
+//! per-thread buffer; large payloads from their shared buffer by vectored writes; only what the
+//! socket does not take is kept), and watches the keep-alive, a takeover and the broker's stop.
+//!
+//! A struct polled by hand rather than an async fn: an idle connection's task holds this and
+//! little else, and every byte of it is paid ten thousand times over.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use rumqttc::mqttbytes::v4::{Packet, PubRel};
+use rumqttc::v5::mqttbytes::v5 as m5;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use super::Shared;
+use super::codec::{self, Incoming5, Protocol, PublishHeader};
+use super::connection::{self, End, InboundAliases};
+use super::log;
+use super::session::{Detached, Outbound, Session};
+use super::sys::{self, Counted, Stats};
+
+/// Read buffer growth step, and the size of the per-thread read scratch buffer.
+const READ_CHUNK: usize = 64 * 1024;
+/// Below this much free space the read buffer grows before the next read.
+const MIN_READ_SPACE: usize = 4 * 1024;
+/// A read this small marks a quiet client: its next read goes through the scratch buffer.
+const QUIET_READ: usize = 256;
+/// After a packet bigger than this, what is left of the read buffer is copied out of it, so an
+/// idle connection does not keep the large packet's memory.
+const LARGE_FRAME: usize = READ_CHUNK;
+/// Larger payloads are written from their shared buffer (vectored) instead of being copied.
+const INLINE_PAYLOAD: usize = 16 * 1024;
+/// A client that sends faster than it reads its acks is not read from beyond this backlog.
+const REPLY_BACKLOG_LIMIT: usize = 1024 * 1024;
+/// Buffers one vectored write takes at most.
+const WRITE_SLICES: usize = 16;
+
+thread_local! {
+    /// Where a quiet connection's reads land; only the bytes read are then kept.
+    static READ_SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+    /// Where a writer's batch is encoded; only what the socket does not take is copied out.
+    static WRITE_SCRATCH: RefCell<(BytesMut, Vec<Outbound>)> = RefCell::default();
+}
+
+/// The keep-alive of a client that asked for one: 1.5 x its interval without a whole packet
+/// ends the connection.
+struct KeepAlive {
+    limit: Duration,
+    /// When the connection expires, unless a whole packet comes first.
+    until: Instant,
+    /// Fires at `until` or before; moved on only when it fires, not for every packet.
+    timer: Pin<Box<Sleep>>,
+}
+
+/// One connection's reading and writing, polled by its task until it ends.
+pub(crate) struct Pump<S> {
+    stream: Counted<S>,
+    shared: Arc<Shared>,
+    session: Arc<Session>,
+    link_id: u64,
+    protocol: Protocol,
+    /// The topic aliases the client takes from the broker (MQTT 5; 0: none).
+    topic_alias_max: u16,
+    /// The last read was not a quiet one: the next goes straight into `inbuf`.
+    busy: bool,
+    /// Whether the writer took its first batch, the one with the CONNACK.
+    answered: bool,
+    /// `inbuf` may hold whole packets not handled yet (what came with the CONNECT).
+    unhandled: bool,
+    /// Bytes read that are not yet a whole packet (no memory at all when there are none).
+    inbuf: BytesMut,
+    /// What the socket has not taken yet, in order (present, maybe empty, until flushed).
+    /// Boxed: 8 bytes in every idle connection rather than 32, for a rare state.
+    #[allow(clippy::box_collection)]
+    unwritten: Option<Box<VecDeque<Bytes>>>,
+    keep_alive: Option<KeepAlive>,
+    /// The topic aliases the client set (MQTT 5), once it sets one.
+    inbound_aliases: InboundAliases,
+    /// The topic aliases given to the client (MQTT 5), once one is given.
+    outbound_aliases: Option<Box<OutboundAliases>>,
+}
+
+/// Where a new [`Pump`] starts.
+pub(crate) struct PumpStart<S> {
+    pub stream: Counted<S>,
+    pub shared: Arc<Shared>,
+    pub session: Arc<Session>,
+    pub link_id: u64,
+    pub protocol: Protocol,
+    pub topic_alias_max: u16,
+    /// What the client sent behind its CONNECT.
+    pub inbuf: BytesMut,
+    /// 1.5 x the keep-alive the client is held to, if any.
+    pub keep_alive: Option<Duration>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
+    pub fn new(start: PumpStart<S>) -> Self {
+        let keep_alive = start.keep_alive.map(|limit| {
+            let until = Instant::now() + limit;
+            KeepAlive {
+                limit,
+                until,
+                timer: Box::pin(tokio::time::sleep_until(until)),
+            }
+        });
+        Pump {
+            stream: start.stream,
+            shared: start.shared,
+            session: start.session,
+            link_id: start.link_id,
+            protocol: start.protocol,
+            topic_alias_max: start.topic_alias_max,
+            busy: !start.inbuf.is_empty(),
+            answered: false,
+            unhandled: !start.inbuf.is_empty(),
+            inbuf: start.inbuf,
+            unwritten: None,
+            keep_alive,
+            inbound_aliases: None,
+            outbound_aliases: None,
+        }
+    }
+
+    /// Whether the writer took its first batch (the one with the CONNACK).
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    pub fn link_id(&self) -> u64 {
+        self.link_id
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    pub fn stream(&mut self) -> &mut Counted<S> {
+        &mut self.stream
+    }
+
+    /// What the socket has not taken of the last batch, in one buffer.
+    pub fn take_unwritten(&mut self) -> BytesMut {
+        let mut out = BytesMut::new();
+        if let Some(unwritten) = self.unwritten.take() {
+            for segment in unwritten.iter() {
+                out.extend_from_slice(segment);
+            }
+        }
+        out
+    }
+
+    /// Serve until the connection ends: write what the session has for the client, read and
+    /// handle what the client sends, and wait when neither moves.
+    pub fn poll_serve(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        let max_inflight = self.shared.config.inflight_limit();
+        loop {
+            if self.shared.is_stopping() {
+                return Poll::Ready(End::Shutdown);
+            }
+            let wrote = match self.poll_write(cx) {
+                Poll::Ready(Ok(wrote)) => wrote,
+                Poll::Ready(Err(end)) => return Poll::Ready(end),
+                Poll::Pending => false,
+            };
+            let read = match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(end)) => return Poll::Ready(end),
+                Poll::Pending => false,
+            };
+            if wrote || read {
+                continue;
+            }
+            // Nothing moved: wait for the socket, the session (output, only when there is room
+            // to write it; a takeover), the broker's stop or the keep-alive.
+            let can_write = self.unwritten.is_none();
+            match self
+                .session
+                .park(self.link_id, cx.waker(), can_write, max_inflight)
+            {
+                Err(Detached) => return Poll::Ready(End::TakenOver),
+                Ok(true) => continue,
+                Ok(false) => {}
+            }
+            // Checked after parking: a stop that came before it is seen, one after it wakes us.
+            if self.shared.is_stopping() {
+                return Poll::Ready(End::Shutdown);
+            }
+            if self.keep_alive_expired(cx) {
+                return Poll::Ready(End::KeepAliveExpired);
+            }
+            return Poll::Pending;
+        }
+    }
+
+    fn keep_alive_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(keep_alive) = &mut self.keep_alive else {
+            return false;
+        };
+        while keep_alive.timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= keep_alive.until {
+                return true;
+            }
+            keep_alive.timer.as_mut().reset(keep_alive.until);
+        }
+        false
+    }
+
+    /// Read once and handle every whole packet read. Pending: nothing to read (or the client
+    /// is not read from until its replies drain).
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), End>> {
+        if self.session.reply_backlog() > REPLY_BACKLOG_LIMIT {
+            return Poll::Pending;
+        }
+        if std::mem::take(&mut self.unhandled) {
+            return Poll::Ready(self.handle_read());
+        }
+        let read = if self.inbuf.is_empty() && !self.busy {
+            let (stream, inbuf) = (&mut self.stream, &mut self.inbuf);
+            READ_SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let mut buf = ReadBuf::new(&mut scratch[..]);
+                let polled = Pin::new(stream).poll_read(cx, &mut buf);
+                polled.map_ok(|()| {
+                    inbuf.extend_from_slice(buf.filled());
+                    buf.filled().len()
+                })
+            })
+        } else {
+            make_room(&mut self.inbuf);
+            std::pin::pin!(self.stream.read_buf(&mut self.inbuf)).poll(cx)
+        };
+        let read = match read {
+            Poll::Pending => {
+                if self.inbuf.is_empty() {
+                    // Waiting with nothing buffered: hold no memory for it.
+                    self.inbuf = BytesMut::new();
+                }
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(End::Io(err))),
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(End::Closed)),
+            Poll::Ready(Ok(read)) => read,
+        };
+        self.busy = read >= QUIET_READ;
+        Poll::Ready(self.handle_read())
+    }
+
+    /// Handle every whole packet read, then keep the read buffer small.
+    fn handle_read(&mut self) -> Result<(), End> {
+        let (packets, large) = self.handle_packets()?;
+        if packets > 0
+            && let Some(keep_alive) = &mut self.keep_alive
+        {
+            keep_alive.until = Instant::now() + keep_alive.limit;
+        }
+        if self.inbuf.is_empty() && !self.busy {
+            self.inbuf = BytesMut::new();
+        } else if large {
+            // The buffer grew to hold a large packet: what is left of it still holds all of
+            // that memory, so an idle connection would keep it.
+            self.inbuf = small_copy(&self.inbuf);
+        }
+        Ok(())
+    }
+
+    /// Every whole packet in `inbuf`, to the session, under one gate hold (its changes reach
+    /// the journal as one chunk). Returns how many, and whether one was large.
+    fn handle_packets(&mut self) -> Result<(usize, bool), End> {
+        let shared = &*self.shared;
+        let session = &self.session;
+        let max = shared.config.packet_limit();
+        // Counted per read, not per packet: (packets, publishes, publish payload bytes).
+        let mut counts = (0u64, 0u64, 0u64);
+        let mut large = false;
+        let gate = shared.hold();
+        let ended = loop {
+            let before = self.inbuf.len();
+            let handled = if self.protocol == Protocol::V5 {
+                match codec::read_packet_v5(&mut self.inbuf, max) {
+                    Ok(Some(packet)) => {
+                        counts.0 += 1;
+                        if shared.logs_packets() {
+                            let packet = log::describe_v5(&packet);
+                            shared.log_packet(format_args!(
+                                "received {packet} from {}",
+                                session.client_id
+                            ));
+                        }
+                        if let Incoming5::Packet(m5::Packet::Publish(publish)) = &packet {
+                            counts.1 += 1;
+                            counts.2 += publish.payload.len() as u64;
+                        }
+                        let aliases = &mut self.inbound_aliases;
+                        connection::handle_v5(packet, session, self.link_id, shared, aliases)
+                    }
+                    Ok(None) => break None,
+                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
+                }
+            } else {
+                match codec::read_packet(&mut self.inbuf, max) {
+                    Ok(Some(packet)) => {
+                        counts.0 += 1;
+                        if shared.logs_packets() {
+                            let packet = log::describe_v4(&packet);
+                            shared.log_packet(format_args!(
+                                "received {packet} from {}",
+                                session.client_id
+                            ));
+                        }
+                        if let Packet::Publish(publish) = &packet {
+                            counts.1 += 1;
+                            counts.2 += publish.payload.len() as u64;
+                        }
+                        connection::handle(packet, session, self.link_id, shared)
+                    }
+                    Ok(None) => break None,
+                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
+                }
+            };
+            if let Err(end) = handled {
+                break Some(end);
+            }
+            large |= before - self.inbuf.len() > LARGE_FRAME;
+        };
+        let stats = &shared.stats;
+        Stats::add(&stats.packets_received, counts.0);
+        Stats::add(&stats.publish_received, counts.1);
+        Stats::add(&stats.publish_bytes_received, counts.2);
+        drop(gate);
+        match ended {
+            Some(end) => Err(end),
+            None => Ok((counts.0 as usize, large)),
+        }
+    }
+
+    /// Write what is left of the last batch, then batch after batch while the session has
+    /// more. Ready(Ok(wrote)): all written; Pending: the socket is full.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, End>> {
+        let mut wrote = false;
+        loop {
+            if let Some(unwritten) = &mut self.unwritten {
+                match poll_write_all(&mut self.stream, cx, unwritten) {
+                    Poll::Ready(Ok(())) => self.unwritten = None,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(End::Io(err))),
+                    Poll::Pending => return Poll::Pending,
+                }
+                wrote = true;
+            }
+            if !self.write_batch(cx)? {
+                return Poll::Ready(Ok(wrote));
+            }
+            wrote = true;
+        }
+    }
+
+    /// Take the session's next batch (false: none), encode it into the per-thread buffer and
+    /// write it; what the socket does not take, and large payloads, are left in `unwritten`.
+    /// To an MQTT 5 client that takes topic aliases, each topic is sent once with an alias,
+    /// then as the alias alone, until the aliases run out.
+    fn write_batch(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
+        WRITE_SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let (out, outbound) = &mut *scratch;
+            out.clear();
+            let written = self.encode_and_write(cx, out, outbound);
+            // No message outlives its batch in the per-thread buffer.
+            outbound.clear();
+            written
+        })
+    }
+
+    fn encode_and_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut BytesMut,
+        outbound: &mut Vec<Outbound>,
+    ) -> Result<bool, End> {
+        let shared = &*self.shared;
+        let taken = {
+            let _gate = shared.hold();
+            let max_inflight = shared.config.inflight_limit();
+            self.session
+                .take_batch(self.link_id, out, outbound, max_inflight)
+        };
+        if taken.is_err() {
+            return Err(End::TakenOver);
+        }
+        if out.is_empty() && outbound.is_empty() {
+            return Ok(false);
+        }
+        // The acks and sends of this batch are recorded before they leave.
+        shared.flush_journal().map_err(End::Io)?;
+        let stats = &shared.stats;
+        Stats::add(
+            &stats.packets_sent,
+            sys::count_packets(out) + outbound.len() as u64,
+        );
+        let publishes = outbound
+            .iter()
+            .filter_map(|item| match item {
+                Outbound::Publish { delivery, .. } => Some(delivery.message.payload.len() as u64),
+                Outbound::PubRel(_) => None,
+            })
+            .fold((0, 0), |(n, bytes), len| (n + 1, bytes + len));
+        Stats::add(&stats.publish_sent, publishes.0);
+        Stats::add(&stats.publish_bytes_sent, publishes.1);
+        if shared.logs_packets() {
+            log_outgoing(shared, &self.session.client_id, out, outbound);
+        }
+        self.answered = true;
+        let mut segments: Option<Box<VecDeque<Bytes>>> = None;
+        let mut properties = BytesMut::new();
+        let now = Instant::now();
+        for item in outbound.drain(..) {
+            match item {
+                Outbound::Publish {
+                    delivery,
+                    pkid,
+                    dup,
+                } => {
+                    let payload = &delivery.message.payload;
+                    let mut topic = delivery.message.topic.as_str();
+                    if self.protocol == Protocol::V5 {
+                        properties.clear();
+                        let alias = match self.topic_alias_max {
+                            0 => None,
+                            max => self
+                                .outbound_aliases
+                                .get_or_insert_with(|| Box::new(OutboundAliases::new(max)))
+                                .alias(topic),
+                        };
+                        if let Some(Alias::Known(_)) = alias {
+                            topic = "";
+                        }
+                        codec::publish_properties(
+                            &mut properties,
+                            delivery.message.properties.as_deref(),
+                            delivery.message.remaining_expiry(now),
+                            &delivery.subscription_ids,
+                            alias.map(Alias::number),
+                        );
+                    }
+                    let header = PublishHeader {
+                        topic,
+                        qos: delivery.qos,
+                        retain: delivery.retain,
+                        dup,
+                        pkid,
+                        properties: &properties,
+                        payload_len: payload.len(),
+                    };
+                    // Cannot fail: every message was accepted at this size or larger.
+                    if !header.encode(out) {
+                        continue;
+                    }
+                    if payload.len() <= INLINE_PAYLOAD {
+                        out.extend_from_slice(payload);
+                        continue;
+                    }
+                    let segments = segments.get_or_insert_with(Default::default);
+                    segments.push_back(Bytes::copy_from_slice(out));
+                    out.clear();
+                    segments.push_back(payload.clone());
+                }
+                Outbound::PubRel(pkid) => {
+                    codec::encode(out, &Packet::PubRel(PubRel::new(pkid)));
+                }
+            }
+        }
+        if let Some(mut segments) = segments {
+            if !out.is_empty() {
+                segments.push_back(Bytes::copy_from_slice(out));
+            }
+            self.unwritten = Some(segments);
+            return Ok(true);
+        }
+        // The usual case: written straight from the per-thread buffer.
+        let mut written = 0;
+        while written < out.len() {
+            match Pin::new(&mut self.stream).poll_write(cx, &out[written..]) {
+                Poll::Ready(Ok(0)) => return Err(End::Io(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(err)) => return Err(End::Io(err)),
+                Poll::Pending => break,
+            }
+        }
+        if written < out.len() {
+            let rest = Bytes::copy_from_slice(&out[written..]);
+            self.unwritten = Some(Box::new(VecDeque::from([rest])));
+        } else if Pin::new(&mut self.stream)
+            .poll_flush(cx)
+            .map_err(End::Io)?
+            .is_pending()
+        {
+            self.unwritten = Some(Box::default());
+        }
+        Ok(true)
+    }
+}
+
+/// Write every segment, in order (several at once when the stream takes vectored writes), then
+/// flush.
+fn poll_write_all<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    segments: &mut VecDeque<Bytes>,
+) -> Poll<io::Result<()>> {
+    loop {
+        while segments.front().is_some_and(Bytes::is_empty) {
+            segments.pop_front();
+        }
+        if segments.is_empty() {
+            return Pin::new(stream).poll_flush(cx);
+        }
+        let polled = if segments.len() == 1 || !stream.is_write_vectored() {
+            Pin::new(&mut *stream).poll_write(cx, &segments[0])
+        } else {
+            let slices: [IoSlice<'_>; WRITE_SLICES] = std::array::from_fn(|i| {
+                IoSlice::new(segments.get(i).map_or(&[][..], |segment| &segment[..]))
+            });
+            let count = segments.len().min(WRITE_SLICES);
+            Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..count])
+        };
+        let mut written = match polled {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            Poll::Pending => return Poll::Pending,
+        };
+        while written > 0 {
+            let Some(front) = segments.front_mut() else {
+                break;
+            };
+            if front.len() <= written {
+                written -= front.len();
+                segments.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+    }
+}
+
+/// Room for the next read straight into the buffer: a chunk more when little is left.
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < MIN_READ_SPACE {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
+/// The unread bytes of `buf` in a buffer of their own, of the usual size (or theirs).
+fn small_copy(buf: &BytesMut) -> BytesMut {
+    let mut small = BytesMut::with_capacity(READ_CHUNK.max(buf.len()));
+    small.extend_from_slice(buf);
+    small
+}
+
+/// The topic aliases of one network connection towards an MQTT 5 client, given out first come,
+/// first served up to the client's topic alias maximum.
+struct OutboundAliases {
+    max: u16,
+    given: HashMap<String, u16>,
+}
+
+#[derive(Clone, Copy)]
+enum Alias {
+    /// Given now: the PUBLISH carries the topic and the alias.
+    New(u16),
+    /// Given before: the PUBLISH carries the alias and an empty topic.
+    Known(u16),
+}
+
+impl Alias {
+    fn number(self) -> u16 {
+        match self {
+            Alias::New(n) | Alias::Known(n) => n,
+        }
+    }
+}
+
+impl OutboundAliases {
+    fn new(max: u16) -> Self {
+        OutboundAliases {
+            max,
+            given: HashMap::new(),
+        }
+    }
+
+    fn alias(&mut self, topic: &str) -> Option<Alias> {
+        if let Some(&n) = self.given.get(topic) {
+            return Some(Alias::Known(n));
+        }
+        let next = u16::try_from(self.given.len() + 1).ok()?;
+        if next > self.max {
+            return None;
+        }
+        self.given.insert(topic.to_owned(), next);
+        Some(Alias::New(next))
+    }
+}
+
+/// The packet log of what a writer is about to send: the replies, then the messages.
+fn log_outgoing(shared: &Shared, client_id: &str, replies: &[u8], outbound: &[Outbound]) {
+    for frame in log::frames(replies) {
+        let packet = log::describe_frame(frame);
+        shared.log_packet(format_args!("sending {packet} to {client_id}"));
+    }
+    for item in outbound {
+        let packet = match item {
+            Outbound::Publish {
+                delivery,
+                pkid,
+                dup,
+            } => log::describe_publish(
+                *dup,
+                delivery.qos as u8,
+                delivery.retain,
+                *pkid,
+                &delivery.message.topic,
+                delivery.message.payload.len(),
+            ),
+            Outbound::PubRel(pkid) => format!("PUBREL (m{pkid})"),
+        };
+        shared.log_packet(format_args!("sending {packet} to {client_id}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::mqttbytes::QoS;
+    use rumqttc::mqttbytes::v4::Publish;
+
+    #[test]
+    fn a_large_packet_leaves_no_large_read_buffer_behind() {
+        // A 1 MiB PUBLISH read whole into the buffer, with the first byte of the next packet.
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let large = Publish::new("t", QoS::AtMostOnce, vec![7u8; 1 << 20]);
+        codec::encode(&mut buf, &Packet::Publish(large));
+        buf.extend_from_slice(&[0xc0]);
+        let max = super::super::MQTT_MAX_PACKET;
+        let Ok(Some(Packet::Publish(publish))) = codec::read_packet(&mut buf, max) else {
+            panic!("a PUBLISH")
+        };
+        let payload = publish.payload;
+        assert!(
+            !payload.is_unique(),
+            "what is left of the buffer shares the packet's memory"
+        );
+        buf = small_copy(&buf); // as poll_read does
+        assert!(payload.is_unique(), "the buffer no longer holds it");
+        assert_eq!(&buf[..], [0xc0]);
+        assert_eq!(buf.capacity(), READ_CHUNK);
+    }
+
+    #[test]
+    fn segments_are_written_in_order_whatever_the_stream_takes() {
+        // A stream that takes at most 3 bytes per write, vectored or not.
+        struct Trickle(Vec<u8>);
+        impl AsyncWrite for Trickle {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let n = buf.len().min(3);
+                self.0.extend_from_slice(&buf[..n]);
+                Poll::Ready(Ok(n))
+            }
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+        let mut stream = Trickle(Vec::new());
+        let mut segments: VecDeque<Bytes> = ["ab", "", "cdefg", "h", "ijklmnop"]
+            .into_iter()
+            .map(|text| Bytes::from_static(text.as_bytes()))
+            .collect();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let polled = poll_write_all(&mut stream, &mut cx, &mut segments);
+        assert!(matches!(polled, Poll::Ready(Ok(()))));
+        assert_eq!(stream.0, b"abcdefghijklmnop");
+        assert!(segments.is_empty());
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -355,36 +356,65 @@ fn connack_v5(
 /// The MQTT 5 topic aliases a client set, for its connection only (None until it sets one).
 pub(super) type InboundAliases = Option<Box<HashMap<u16, String>>>;
 
-/// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends.
-pub(crate) async fn serve<S>(
+/// What a connection starts with: boxed until the CONNECT is accepted, so the connection's
+/// task keeps none of it.
+struct Start<S> {
     stream: S,
     peer: Peer,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) where
+    shutdown: watch::Receiver<bool>,
+}
+
+/// What a served connection holds besides its pump: its will, and how to hear of a stop.
+type Served = (Option<Box<Will>>, watch::Receiver<bool>);
+
+/// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends;
+/// `guard` is dropped when it does.
+///
+/// The returned future is the connection's task, reserved in full for the connection's life:
+/// its start is boxed (and so are the accept and the end, each done once), and while the
+/// connection is served it holds the pump, the will and little else.
+pub(crate) fn serve<S, G>(
+    stream: S,
+    peer: Peer,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    guard: G,
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    G: Send,
 {
-    // Boxed, as is the end: each is done once, and must not take room in the connection's task
-    // for its whole life. In between the task holds the pump, the will and little else.
-    let Some((mut pump, will)) = Box::pin(accept(stream, peer, &shared, &mut shutdown)).await
-    else {
-        return;
-    };
-    let end = std::future::poll_fn(|cx| pump.poll_serve(cx)).await;
-    Box::pin(finish(pump, end, will, &shared, &shutdown)).await;
+    let start = Box::new(Start {
+        stream,
+        peer,
+        shared,
+        shutdown,
+    });
+    async move {
+        let _guard = guard;
+        // A let-else, not an if-let: the accepted value is not kept beside what is moved out.
+        let Some((mut pump, (will, shutdown))) = Box::pin(accept(start)).await else {
+            return;
+        };
+        let end = std::future::poll_fn(|cx| pump.poll_serve(cx)).await;
+        Box::pin(finish(pump, end, will, shutdown)).await;
+    }
 }
 
 /// The handshake, the CONNECT's checks and the session: a pump to serve the client with, and
-/// its will; None when the connection is refused or fails before.
-async fn accept<S>(
-    stream: S,
-    peer: Peer,
-    shared: &Arc<Shared>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<(Pump<S>, Option<Box<Will>>)>
+/// what the end needs; None when the connection is refused or fails before.
+async fn accept<S>(start: Box<Start<S>>) -> Option<(Pump<S>, Served)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let Start {
+        stream,
+        peer,
+        shared,
+        mut shutdown,
+    } = *start;
+    let (shared, shutdown) = (&shared, &mut shutdown);
     let Peer {
         addr: peer,
         transport,
@@ -503,7 +533,7 @@ where
         inbuf: buf,
         keep_alive,
     });
-    Some((pump, will))
+    Some((pump, (will, shutdown.clone())))
 }
 
 /// After the end: an MQTT 5 client is told why (after what was still to be written), the
@@ -512,14 +542,14 @@ async fn finish<S>(
     mut pump: Pump<S>,
     end: End,
     will: Option<Box<Will>>,
-    shared: &Arc<Shared>,
-    shutdown: &watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let (shared, shutdown) = (&Arc::clone(pump.shared()), &shutdown);
     let session = Arc::clone(pump.session());
     let (link_id, protocol) = (pump.link_id(), pump.protocol());
-    let client_id = session.client_id.as_str();
+    let client_id = &*session.client_id;
     if protocol == Protocol::V5
         && let Some(reason) = end.disconnect_reason()
     {
@@ -826,7 +856,7 @@ pub(super) fn handle(
             let denied = too_large(&publish.payload, shared)
                 || write_denied(session, shared, &publish.topic);
             let message = Arc::new(Message::new(publish.topic, publish.payload, qos));
-            let publisher = Some(session.client_id.as_str());
+            let publisher = Some(&*session.client_id);
             match qos {
                 QoS::AtMostOnce => {
                     if !denied {
@@ -951,7 +981,7 @@ pub(super) fn handle_v5(
                 message.properties = Some(Arc::new(properties));
             }
             let message = Arc::new(message);
-            let publisher = Some(session.client_id.as_str());
+            let publisher = Some(&*session.client_id);
             match qos {
                 QoS::AtMostOnce => {
                     if !denied && !oversize {

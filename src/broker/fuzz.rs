@@ -91,6 +91,7 @@ pub fn run_connection(bytes: &[u8]) -> usize {
                 peer,
                 Arc::clone(&shared),
                 stopped.clone(),
+                (),
             ));
             let closing = (!keep_open).then(|| closing.clone());
             clients.push(tokio::spawn(play(client, segment, piece, closing)));

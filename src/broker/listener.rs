@@ -75,14 +75,17 @@ pub(crate) async fn accept_loop(
                         ));
                         continue;
                     };
-                    connections.spawn(open(
-                        stream,
-                        addr,
-                        transport.clone(),
-                        Arc::clone(&shared),
-                        shutdown.clone(),
-                        admission,
-                    ));
+                    let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
+                    match transport {
+                        // Most connections: their task is the connection's future and no more.
+                        Transport::Mqtt if !admission.refused => {
+                            connections.spawn(plain(stream, addr, shared, shutdown, admission));
+                        }
+                        _ => {
+                            let transport = transport.clone();
+                            connections.spawn(open(stream, addr, transport, shared, shutdown, admission));
+                        }
+                    }
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: pause rather than spin.
@@ -158,15 +161,34 @@ async fn mqtt<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     if admission.refused {
-        // Boxed: rare, and not to be reserved in every connection's task.
-        Box::pin(connection::turn_away(stream, peer.addr, &shared)).await;
+        connection::turn_away(stream, peer.addr, &shared).await;
+        drop(admission);
     } else {
-        connection::serve(stream, peer, shared, shutdown).await;
+        connection::serve(stream, peer, shared, shutdown, admission).await;
     }
-    drop(admission);
 }
 
-/// One accepted connection: its transport handshakes (within the connect timeout), then MQTT.
+/// A plain MQTT connection with its place under max_connections: served, in a future that
+/// holds the connection and nothing of the accept.
+fn plain(
+    stream: TcpStream,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    admission: Admission,
+) -> impl Future<Output = ()> + Send + 'static {
+    let live = Live::new(Arc::clone(&shared));
+    let _ = stream.set_nodelay(true);
+    let peer = Peer {
+        addr,
+        transport: Transport::Mqtt.scheme(),
+        identity: None,
+    };
+    connection::serve(stream, peer, shared, shutdown, (admission, live))
+}
+
+/// One accepted connection over TLS or WebSocket, or refused: its transport handshakes
+/// (within the connect timeout), then MQTT.
 async fn open(
     stream: TcpStream,
     addr: SocketAddr,
@@ -177,23 +199,7 @@ async fn open(
 ) {
     let _live = Live::new(Arc::clone(&shared));
     let _ = stream.set_nodelay(true);
-    match transport {
-        Transport::Mqtt => {
-            let peer = Peer {
-                addr,
-                transport: transport.scheme(),
-                identity: None,
-            };
-            mqtt(stream, peer, shared, shutdown, admission).await
-        }
-        // Boxed: this future is the connection's task, as large as its largest branch, and
-        // thousands of plain MQTT clients must not each reserve room for TLS and WebSocket.
-        _ => {
-            let handshakes =
-                secure_or_upgrade(stream, addr, transport, shared, shutdown, admission);
-            Box::pin(handshakes).await
-        }
-    }
+    secure_or_upgrade(stream, addr, transport, shared, shutdown, admission).await
 }
 
 /// TLS and WebSocket connections: the handshakes, then MQTT.
@@ -325,7 +331,15 @@ mod tests {
         let shared = Arc::new(Shared::new(super::super::Config::default(), None).unwrap());
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         let admission = Admission::of(&shared).unwrap();
-        let task = open(stream, peer, Transport::Mqtt, shared, shutdown, admission);
+        eprintln!(
+            "pump {} session {} sleep {} counted {} tcp {}",
+            std::mem::size_of::<super::super::pump::Pump<TcpStream>>(),
+            std::mem::size_of::<super::super::session::Session>(),
+            std::mem::size_of::<tokio::time::Sleep>(),
+            std::mem::size_of::<super::super::sys::Counted<TcpStream>>(),
+            std::mem::size_of::<TcpStream>(),
+        );
+        let task = plain(stream, peer, shared, shutdown, admission);
         eprintln!("open future: {} bytes", std::mem::size_of_val(&task));
         drop(task);
         drop(client);

@@ -519,7 +519,7 @@ impl Broker {
             for (client_id, mut will) in restored.wills {
                 let Some((session, link_id)) = sessions
                     .iter()
-                    .find(|(session, _)| session.client_id == client_id)
+                    .find(|(session, _)| *session.client_id == *client_id)
                 else {
                     continue; // its session is gone, and the will with it
                 };

@@ -52,16 +52,6 @@ thread_local! {
     static WRITE_SCRATCH: RefCell<(BytesMut, Vec<Outbound>)> = RefCell::default();
 }
 
-/// The keep-alive of a client that asked for one: 1.5 x its interval without a whole packet
-/// ends the connection.
-struct KeepAlive {
-    limit: Duration,
-    /// When the connection expires, unless a whole packet comes first.
-    until: Instant,
-    /// Fires at `until` or before; moved on only when it fires, not for every packet.
-    timer: Pin<Box<Sleep>>,
-}
-
 /// One connection's reading and writing, polled by its task until it ends.
 pub(crate) struct Pump<S> {
     stream: Counted<S>,
@@ -83,7 +73,11 @@ pub(crate) struct Pump<S> {
     /// Boxed: 8 bytes in every idle connection rather than 32, for a rare state.
     #[allow(clippy::box_collection)]
     unwritten: Option<Box<VecDeque<Bytes>>>,
-    keep_alive: Option<KeepAlive>,
+    /// Fires 1.5 x the keep-alive after the last whole packet (moved on by each read that
+    /// brings one): the connection then ends.
+    keep_alive: Option<Pin<Box<Sleep>>>,
+    /// 1.5 x the keep-alive, in milliseconds.
+    keep_alive_ms: u32,
     /// The topic aliases the client set (MQTT 5), once it sets one.
     inbound_aliases: InboundAliases,
     /// The topic aliases given to the client (MQTT 5), once one is given.
@@ -106,13 +100,11 @@ pub(crate) struct PumpStart<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     pub fn new(start: PumpStart<S>) -> Self {
-        let keep_alive = start.keep_alive.map(|limit| {
-            let until = Instant::now() + limit;
-            KeepAlive {
-                limit,
-                until,
-                timer: Box::pin(tokio::time::sleep_until(until)),
-            }
+        let keep_alive = start
+            .keep_alive
+            .map(|limit| Box::pin(tokio::time::sleep(limit)));
+        let keep_alive_ms = start.keep_alive.map_or(0, |limit| {
+            u32::try_from(limit.as_millis()).unwrap_or(u32::MAX)
         });
         Pump {
             stream: start.stream,
@@ -127,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             inbuf: start.inbuf,
             unwritten: None,
             keep_alive,
+            keep_alive_ms,
             inbound_aliases: None,
             outbound_aliases: None,
         }
@@ -135,6 +128,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     /// Whether the writer took its first batch (the one with the CONNACK).
     pub fn answered(&self) -> bool {
         self.answered
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -208,16 +205,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     }
 
     fn keep_alive_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(keep_alive) = &mut self.keep_alive else {
-            return false;
-        };
-        while keep_alive.timer.as_mut().poll(cx).is_ready() {
-            if Instant::now() >= keep_alive.until {
-                return true;
-            }
-            keep_alive.timer.as_mut().reset(keep_alive.until);
-        }
-        false
+        self.keep_alive
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
     }
 
     /// Read once and handle every whole packet read. Pending: nothing to read (or the client
@@ -264,9 +254,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     fn handle_read(&mut self) -> Result<(), End> {
         let (packets, large) = self.handle_packets()?;
         if packets > 0
-            && let Some(keep_alive) = &mut self.keep_alive
+            && let Some(timer) = &mut self.keep_alive
         {
-            keep_alive.until = Instant::now() + keep_alive.limit;
+            // Cheap: a later deadline only updates the timer entry in place.
+            let limit = Duration::from_millis(u64::from(self.keep_alive_ms));
+            timer.as_mut().reset(Instant::now() + limit);
         }
         if self.inbuf.is_empty() && !self.busy {
             self.inbuf = BytesMut::new();

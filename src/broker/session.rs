@@ -5,7 +5,7 @@
 //! then a session, then the router or the retained store, then the journal's pending records.
 //! Routing takes the router lock and releases it before locking any session.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -117,14 +117,15 @@ struct SessionState {
     /// The id of the connection attached last: an expiry or a delayed will set off by that
     /// connection's end is void once another one has attached.
     last_link: Option<u64>,
-    subscriptions: HashMap<String, SubscriptionOptions>,
+    /// A B-tree rather than a hash map: no room taken while empty or small.
+    subscriptions: BTreeMap<String, SubscriptionOptions>,
     queued: VecDeque<Delivery>,
     queued_bytes: usize,
     /// In send order, so a reconnect resends them in order.
     inflight: VecDeque<Inflight>,
     next_pkid: u16,
     /// Incoming QoS 2 packet ids routed and awaiting PUBREL: a DUP resend is not routed again.
-    awaiting_pubrel: HashSet<u16>,
+    awaiting_pubrel: BTreeSet<u16>,
     /// Encoded acks and CONNACK/SUBACK/PINGRESP for the writer.
     replies: BytesMut,
     link: Option<Link>,
@@ -132,8 +133,8 @@ struct SessionState {
     username: Option<String>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
-    /// The session's client id again, for its journal records.
-    client_id: String,
+    /// The session's client id again (the same allocation), for its journal records.
+    client_id: Arc<str>,
     /// The journal, when the broker persists; this session's changes go there while `persisted`.
     journal: Option<Arc<Journal>>,
     /// Whether the journal knows this session (one with a nonzero expiry interval).
@@ -283,23 +284,24 @@ impl SessionState {
 }
 
 pub(crate) struct Session {
-    pub client_id: String,
+    /// Shared with the registry's key and the router's entries: one allocation.
+    pub client_id: Arc<str>,
     state: Mutex<SessionState>,
 }
 
 impl Session {
-    fn new(client_id: String, expiry: u32, journal: Option<Arc<Journal>>) -> Self {
+    fn new(client_id: Arc<str>, expiry: u32, journal: Option<Arc<Journal>>) -> Self {
         Session {
-            client_id: client_id.clone(),
+            client_id: Arc::clone(&client_id),
             state: Mutex::new(SessionState {
                 expiry,
                 last_link: None,
-                subscriptions: HashMap::new(),
+                subscriptions: BTreeMap::new(),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
                 inflight: VecDeque::new(),
                 next_pkid: 0,
-                awaiting_pubrel: HashSet::new(),
+                awaiting_pubrel: BTreeSet::new(),
                 replies: BytesMut::new(),
                 link: None,
                 username: None,
@@ -749,7 +751,7 @@ pub(crate) struct Census {
 /// Every session by client id, plus the counters behind assigned ids and connection ids.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    by_client_id: Mutex<HashMap<String, Arc<Session>>>,
+    by_client_id: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     /// The journal sessions record their changes in, when the broker persists.
     journal: Option<Arc<Journal>>,
     assigned_ids: AtomicU64,
@@ -764,7 +766,7 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
         self.by_client_id
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -832,7 +834,7 @@ impl Sessions {
         loop {
             let n = self.assigned_ids.fetch_add(1, Ordering::Relaxed) + 1;
             let client_id = format!("skeeter-{n}");
-            if !sessions.contains_key(&client_id) {
+            if !sessions.contains_key(client_id.as_str()) {
                 return client_id;
             }
         }
@@ -875,7 +877,7 @@ impl Sessions {
                     drop(state);
                     router.unsubscribe(client_id, subscriptions.keys().map(String::as_str));
                     Arc::new(Session::new(
-                        client_id.to_owned(),
+                        Arc::clone(&previous.client_id),
                         expiry,
                         self.journal.clone(),
                     ))
@@ -887,12 +889,12 @@ impl Sessions {
                 }
             }
             None => Arc::new(Session::new(
-                client_id.to_owned(),
+                Arc::from(client_id),
                 expiry,
                 self.journal.clone(),
             )),
         };
-        sessions.insert(client_id.to_owned(), Arc::clone(&session));
+        sessions.insert(Arc::clone(&session.client_id), Arc::clone(&session));
         {
             let mut state = session.lock();
             state.replies.clear();
@@ -988,8 +990,9 @@ impl Sessions {
         let mut sessions = self.lock();
         let mut restored = Vec::new();
         for (client_id, saved) in saved {
+            let client_id: Arc<str> = Arc::from(client_id);
             let session = Arc::new(Session::new(
-                client_id.clone(),
+                Arc::clone(&client_id),
                 saved.expiry,
                 self.journal.clone(),
             ));
@@ -1010,11 +1013,11 @@ impl Sessions {
                         stage: delivery.map_or(Stage::Released, Stage::Unacked),
                     })
                     .collect();
-                state.awaiting_pubrel = saved.awaiting_pubrel;
+                state.awaiting_pubrel = saved.awaiting_pubrel.into_iter().collect();
                 for (filter, options) in &saved.subscriptions {
                     router.subscribe(filter, &session, *options);
                 }
-                state.subscriptions = saved.subscriptions;
+                state.subscriptions = saved.subscriptions.into_iter().collect();
             }
             restored.push((Arc::clone(&session), link_id));
             sessions.insert(client_id, session);
@@ -1030,7 +1033,7 @@ impl Sessions {
             if !state.persisted {
                 continue;
             }
-            let client = session.client_id.as_str();
+            let client = &*session.client_id;
             record::session_new(buf, client, state.expiry, state.username.as_deref());
             for (filter, options) in &state.subscriptions {
                 record::subscribe(buf, client, filter, options);
@@ -1057,7 +1060,7 @@ impl Sessions {
 }
 
 /// Empty a session that ends; returns its subscriptions, to be removed from the router.
-fn discard(state: &mut SessionState) -> HashMap<String, SubscriptionOptions> {
+fn discard(state: &mut SessionState) -> BTreeMap<String, SubscriptionOptions> {
     state.forget();
     state.expiry = 0;
     state.queued.clear();

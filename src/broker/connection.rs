@@ -7,7 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -353,8 +355,13 @@ fn connack_v5(
     })
 }
 
-/// The MQTT 5 topic aliases a client set, for its connection only (None until it sets one).
-pub(super) type InboundAliases = Option<Box<HashMap<u16, String>>>;
+/// The MQTT 5 topic aliases of one connection, both ways: those the client set, and those
+/// given to it. Boxed in the pump, and only once one is used.
+#[derive(Default)]
+pub(super) struct Aliases {
+    pub inbound: HashMap<u16, String>,
+    pub outbound: HashMap<String, u16>,
+}
 
 /// What a connection starts with: boxed until the CONNECT is accepted, so the connection's
 /// task keeps none of it.
@@ -362,49 +369,79 @@ struct Start<S> {
     stream: S,
     peer: Peer,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
 }
 
-/// What a served connection holds besides its pump: its will, and how to hear of a stop.
-type Served = (Option<Box<Will>>, watch::Receiver<bool>);
+/// A connection accepted: the pump that serves it, and its will (None: the connection ended
+/// before, refused or failed).
+type Accepted<S> = Option<(Pump<S>, Option<Box<Will>>)>;
 
 /// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends;
 /// `guard` is dropped when it does.
-///
-/// The returned future is the connection's task, reserved in full for the connection's life:
-/// its start is boxed (and so are the accept and the end, each done once), and while the
-/// connection is served it holds the pump, the will and little else.
-pub(crate) fn serve<S, G>(
-    stream: S,
-    peer: Peer,
-    shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-    guard: G,
-) -> impl Future<Output = ()> + Send
+pub(crate) fn serve<S, G>(stream: S, peer: Peer, shared: Arc<Shared>, guard: G) -> Serve<S, G>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-    G: Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let start = Box::new(Start {
         stream,
         peer,
         shared,
-        shutdown,
     });
-    async move {
-        let _guard = guard;
-        // A let-else, not an if-let: the accepted value is not kept beside what is moved out.
-        let Some((mut pump, (will, shutdown))) = Box::pin(accept(start)).await else {
-            return;
-        };
-        let end = std::future::poll_fn(|cx| pump.poll_serve(cx)).await;
-        Box::pin(finish(pump, end, will, shutdown)).await;
+    Serve {
+        stage: Stage::Accepting(Box::pin(accept(start))),
+        _guard: guard,
+    }
+}
+
+/// A connection's task: reserved in full for the connection's whole life, so written by hand
+/// to hold no more than the stage it is in. The accept and the end, each done once, are boxed;
+/// while the connection is served it holds the pump and the will.
+pub(crate) struct Serve<S, G> {
+    stage: Stage<S>,
+    _guard: G,
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+enum Stage<S> {
+    Accepting(Boxed<Accepted<S>>),
+    Serving(Pump<S>, Option<Box<Will>>),
+    Ending(Boxed<()>),
+    Ended,
+}
+
+impl<S, G: Unpin> Future for Serve<S, G>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let stage = &mut self.get_mut().stage;
+        loop {
+            match stage {
+                Stage::Accepting(accepting) => match ready!(accepting.as_mut().poll(cx)) {
+                    Some((pump, will)) => *stage = Stage::Serving(pump, will),
+                    None => *stage = Stage::Ended,
+                },
+                Stage::Serving(pump, _) => {
+                    let end = ready!(pump.poll_serve(cx));
+                    if let Stage::Serving(pump, will) = std::mem::replace(stage, Stage::Ended) {
+                        *stage = Stage::Ending(Box::pin(finish(pump, end, will)));
+                    }
+                }
+                Stage::Ending(ending) => {
+                    ready!(ending.as_mut().poll(cx));
+                    *stage = Stage::Ended;
+                }
+                Stage::Ended => return Poll::Ready(()),
+            }
+        }
     }
 }
 
 /// The handshake, the CONNECT's checks and the session: a pump to serve the client with, and
-/// what the end needs; None when the connection is refused or fails before.
-async fn accept<S>(start: Box<Start<S>>) -> Option<(Pump<S>, Served)>
+/// its will; None when the connection is refused or fails before.
+async fn accept<S>(start: Box<Start<S>>) -> Accepted<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -412,8 +449,8 @@ where
         stream,
         peer,
         shared,
-        mut shutdown,
     } = *start;
+    let mut shutdown = shared.shutdown.clone();
     let (shared, shutdown) = (&shared, &mut shutdown);
     let Peer {
         addr: peer,
@@ -524,7 +561,7 @@ where
     ));
 
     let pump = Pump::new(PumpStart {
-        stream,
+        stream: stream.into_inner(),
         shared: Arc::clone(shared),
         session,
         link_id,
@@ -533,20 +570,17 @@ where
         inbuf: buf,
         keep_alive,
     });
-    Some((pump, (will, shutdown.clone())))
+    Some((pump, will))
 }
 
 /// After the end: an MQTT 5 client is told why (after what was still to be written), the
 /// session is closed or kept, the will published or scheduled.
-async fn finish<S>(
-    mut pump: Pump<S>,
-    end: End,
-    will: Option<Box<Will>>,
-    shutdown: watch::Receiver<bool>,
-) where
+async fn finish<S>(mut pump: Pump<S>, end: End, will: Option<Box<Will>>)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let (shared, shutdown) = (&Arc::clone(pump.shared()), &shutdown);
+    let shared = &Arc::clone(pump.shared());
+    let shutdown = &shared.shutdown;
     let session = Arc::clone(pump.session());
     let (link_id, protocol) = (pump.link_id(), pump.protocol());
     let client_id = &*session.client_id;
@@ -568,11 +602,14 @@ async fn finish<S>(
             out.extend_from_slice(&codec::disconnect_v5(reason));
         }
         let stream = pump.stream();
-        let _ = timeout(REFUSAL_LINGER, async {
+        let written = timeout(REFUSAL_LINGER, async {
             stream.write_all(&out).await?;
             stream.flush().await
         })
         .await;
+        if let Ok(Ok(())) = written {
+            Stats::add(&shared.stats.bytes_sent, out.len() as u64);
+        }
     }
     drop(pump);
     let keep_for = {
@@ -916,7 +953,7 @@ pub(super) fn handle_v5(
     session: &Arc<Session>,
     link_id: u64,
     shared: &Shared,
-    aliases: &mut InboundAliases,
+    aliases: &mut Option<Box<Aliases>>,
 ) -> Result<(), End> {
     let protocol_error = |why: &str| Err(End::Protocol(why.into(), 0x82));
     let packet = match packet {
@@ -958,13 +995,14 @@ pub(super) fn handle_v5(
             let alias = publish.properties.as_ref().and_then(|p| p.topic_alias);
             match alias {
                 Some(alias) if topic.is_empty() => {
-                    match aliases.as_ref().and_then(|known| known.get(&alias)) {
+                    match aliases.as_ref().and_then(|known| known.inbound.get(&alias)) {
                         Some(known) => topic.clone_from(known),
                         None => return protocol_error("PUBLISH with an unknown topic alias"),
                     }
                 }
                 Some(alias) => {
-                    aliases.get_or_insert_default().insert(alias, topic.clone());
+                    let known = aliases.get_or_insert_default();
+                    known.inbound.insert(alias, topic.clone());
                 }
                 None if topic.is_empty() => return protocol_error("PUBLISH without a topic"),
                 None => {}

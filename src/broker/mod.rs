@@ -251,6 +251,10 @@ pub(crate) struct Shared {
     pub connections: AtomicUsize,
     /// Set when the broker stops: connections end when they see it (they are woken for it).
     stopping: AtomicBool,
+    /// Turns true when the broker stops: for handshakes and timers to watch.
+    pub shutdown: watch::Receiver<bool>,
+    /// Woken when the last connection task ends (while the broker stops).
+    connections_ended: tokio::sync::Notify,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -259,7 +263,11 @@ pub(crate) struct Shared {
 const JOURNAL_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Shared {
-    fn new(config: Config, journal: Option<Arc<Journal>>) -> io::Result<Self> {
+    fn new(
+        config: Config,
+        journal: Option<Arc<Journal>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> io::Result<Self> {
         let logger = log::Logger::new(config.log.clone())
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
         let access = Access {
@@ -281,6 +289,8 @@ impl Shared {
             stats: Arc::default(),
             journal,
             stopping: AtomicBool::new(false),
+            shutdown,
+            connections_ended: tokio::sync::Notify::new(),
         })
     }
 
@@ -294,6 +304,28 @@ impl Shared {
     pub fn stop_connections(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.sessions.wake_all();
+    }
+
+    /// One connection task fewer: the last one wakes whoever waits for them all to end.
+    fn connection_ended(&self) {
+        if self.connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.connections_ended.notify_waiters();
+        }
+    }
+
+    /// Wait (at most `limit`) until no connection task is left; false if some still are.
+    pub async fn connections_end(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            loop {
+                let ended = self.connections_ended.notified();
+                if self.connections.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// With persistence, the gate: hold it while changing sessions or retained messages (a read
@@ -500,8 +532,8 @@ impl Broker {
             }
             bound.push((listener, transport));
         }
-        let shared = Arc::new(Shared::new(config, journal)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared::new(config, journal, shutdown_rx.clone())?);
         let mut persistence_tasks = Vec::new();
         if let Some(restored) = restored {
             shared.retained.restore(restored.retained);

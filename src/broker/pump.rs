@@ -24,10 +24,10 @@ use tokio::time::{Instant, Sleep};
 
 use super::Shared;
 use super::codec::{self, Incoming5, Protocol, PublishHeader};
-use super::connection::{self, End, InboundAliases};
+use super::connection::{self, Aliases, End};
 use super::log;
 use super::session::{Detached, Outbound, Session};
-use super::sys::{self, Counted, Stats};
+use super::sys::{self, Stats};
 
 /// Read buffer growth step, and the size of the per-thread read scratch buffer.
 const READ_CHUNK: usize = 64 * 1024;
@@ -54,7 +54,8 @@ thread_local! {
 
 /// One connection's reading and writing, polled by its task until it ends.
 pub(crate) struct Pump<S> {
-    stream: Counted<S>,
+    /// Its bytes are counted here, both ways, not by a wrapper that would take room.
+    stream: S,
     shared: Arc<Shared>,
     session: Arc<Session>,
     link_id: u64,
@@ -67,8 +68,9 @@ pub(crate) struct Pump<S> {
     answered: bool,
     /// `inbuf` may hold whole packets not handled yet (what came with the CONNECT).
     unhandled: bool,
-    /// Bytes read that are not yet a whole packet (no memory at all when there are none).
-    inbuf: BytesMut,
+    /// Bytes read that are not yet a whole packet, and the buffer a busy client's reads go
+    /// to; None (no memory at all) while the client is quiet.
+    inbuf: Option<Box<BytesMut>>,
     /// What the socket has not taken yet, in order (present, maybe empty, until flushed).
     /// Boxed: 8 bytes in every idle connection rather than 32, for a rare state.
     #[allow(clippy::box_collection)]
@@ -78,15 +80,13 @@ pub(crate) struct Pump<S> {
     keep_alive: Option<Pin<Box<Sleep>>>,
     /// 1.5 x the keep-alive, in milliseconds.
     keep_alive_ms: u32,
-    /// The topic aliases the client set (MQTT 5), once it sets one.
-    inbound_aliases: InboundAliases,
-    /// The topic aliases given to the client (MQTT 5), once one is given.
-    outbound_aliases: Option<Box<OutboundAliases>>,
+    /// MQTT 5 topic aliases, both ways, once one is used.
+    aliases: Option<Box<Aliases>>,
 }
 
 /// Where a new [`Pump`] starts.
 pub(crate) struct PumpStart<S> {
-    pub stream: Counted<S>,
+    pub stream: S,
     pub shared: Arc<Shared>,
     pub session: Arc<Session>,
     pub link_id: u64,
@@ -116,12 +116,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             busy: !start.inbuf.is_empty(),
             answered: false,
             unhandled: !start.inbuf.is_empty(),
-            inbuf: start.inbuf,
+            inbuf: (!start.inbuf.is_empty()).then(|| Box::new(start.inbuf)),
             unwritten: None,
             keep_alive,
             keep_alive_ms,
-            inbound_aliases: None,
-            outbound_aliases: None,
+            aliases: None,
         }
     }
 
@@ -146,7 +145,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
         self.protocol
     }
 
-    pub fn stream(&mut self) -> &mut Counted<S> {
+    pub fn stream(&mut self) -> &mut S {
         &mut self.stream
     }
 
@@ -219,26 +218,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
         if std::mem::take(&mut self.unhandled) {
             return Poll::Ready(self.handle_read());
         }
-        let read = if self.inbuf.is_empty() && !self.busy {
-            let (stream, inbuf) = (&mut self.stream, &mut self.inbuf);
-            READ_SCRATCH.with(|scratch| {
+        let stream = &mut self.stream;
+        let read = match &mut self.inbuf {
+            None if !self.busy => READ_SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 let mut buf = ReadBuf::new(&mut scratch[..]);
                 let polled = Pin::new(stream).poll_read(cx, &mut buf);
                 polled.map_ok(|()| {
-                    inbuf.extend_from_slice(buf.filled());
+                    if !buf.filled().is_empty() {
+                        self.inbuf = Some(Box::new(BytesMut::from(buf.filled())));
+                    }
                     buf.filled().len()
                 })
-            })
-        } else {
-            make_room(&mut self.inbuf);
-            std::pin::pin!(self.stream.read_buf(&mut self.inbuf)).poll(cx)
+            }),
+            inbuf => {
+                let inbuf = inbuf.get_or_insert_default();
+                make_room(inbuf);
+                std::pin::pin!(stream.read_buf(&mut **inbuf)).poll(cx)
+            }
         };
         let read = match read {
             Poll::Pending => {
-                if self.inbuf.is_empty() {
+                if self.inbuf.as_ref().is_some_and(|inbuf| inbuf.is_empty()) {
                     // Waiting with nothing buffered: hold no memory for it.
-                    self.inbuf = BytesMut::new();
+                    self.inbuf = None;
                 }
                 return Poll::Pending;
             }
@@ -246,13 +249,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(End::Closed)),
             Poll::Ready(Ok(read)) => read,
         };
+        Stats::add(&self.shared.stats.bytes_received, read as u64);
         self.busy = read >= QUIET_READ;
         Poll::Ready(self.handle_read())
     }
 
     /// Handle every whole packet read, then keep the read buffer small.
     fn handle_read(&mut self) -> Result<(), End> {
-        let (packets, large) = self.handle_packets()?;
+        let Some(inbuf) = &mut self.inbuf else {
+            return Ok(());
+        };
+        let (packets, large) = handle_packets(
+            inbuf,
+            &self.shared,
+            &self.session,
+            self.link_id,
+            self.protocol,
+            &mut self.aliases,
+        )?;
         if packets > 0
             && let Some(timer) = &mut self.keep_alive
         {
@@ -260,84 +274,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             let limit = Duration::from_millis(u64::from(self.keep_alive_ms));
             timer.as_mut().reset(Instant::now() + limit);
         }
-        if self.inbuf.is_empty() && !self.busy {
-            self.inbuf = BytesMut::new();
+        if inbuf.is_empty() && !self.busy {
+            self.inbuf = None;
         } else if large {
             // The buffer grew to hold a large packet: what is left of it still holds all of
             // that memory, so an idle connection would keep it.
-            self.inbuf = small_copy(&self.inbuf);
+            **inbuf = small_copy(inbuf);
         }
         Ok(())
-    }
-
-    /// Every whole packet in `inbuf`, to the session, under one gate hold (its changes reach
-    /// the journal as one chunk). Returns how many, and whether one was large.
-    fn handle_packets(&mut self) -> Result<(usize, bool), End> {
-        let shared = &*self.shared;
-        let session = &self.session;
-        let max = shared.config.packet_limit();
-        // Counted per read, not per packet: (packets, publishes, publish payload bytes).
-        let mut counts = (0u64, 0u64, 0u64);
-        let mut large = false;
-        let gate = shared.hold();
-        let ended = loop {
-            let before = self.inbuf.len();
-            let handled = if self.protocol == Protocol::V5 {
-                match codec::read_packet_v5(&mut self.inbuf, max) {
-                    Ok(Some(packet)) => {
-                        counts.0 += 1;
-                        if shared.logs_packets() {
-                            let packet = log::describe_v5(&packet);
-                            shared.log_packet(format_args!(
-                                "received {packet} from {}",
-                                session.client_id
-                            ));
-                        }
-                        if let Incoming5::Packet(m5::Packet::Publish(publish)) = &packet {
-                            counts.1 += 1;
-                            counts.2 += publish.payload.len() as u64;
-                        }
-                        let aliases = &mut self.inbound_aliases;
-                        connection::handle_v5(packet, session, self.link_id, shared, aliases)
-                    }
-                    Ok(None) => break None,
-                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
-                }
-            } else {
-                match codec::read_packet(&mut self.inbuf, max) {
-                    Ok(Some(packet)) => {
-                        counts.0 += 1;
-                        if shared.logs_packets() {
-                            let packet = log::describe_v4(&packet);
-                            shared.log_packet(format_args!(
-                                "received {packet} from {}",
-                                session.client_id
-                            ));
-                        }
-                        if let Packet::Publish(publish) = &packet {
-                            counts.1 += 1;
-                            counts.2 += publish.payload.len() as u64;
-                        }
-                        connection::handle(packet, session, self.link_id, shared)
-                    }
-                    Ok(None) => break None,
-                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
-                }
-            };
-            if let Err(end) = handled {
-                break Some(end);
-            }
-            large |= before - self.inbuf.len() > LARGE_FRAME;
-        };
-        let stats = &shared.stats;
-        Stats::add(&stats.packets_received, counts.0);
-        Stats::add(&stats.publish_received, counts.1);
-        Stats::add(&stats.publish_bytes_received, counts.2);
-        drop(gate);
-        match ended {
-            Some(end) => Err(end),
-            None => Ok((counts.0 as usize, large)),
-        }
     }
 
     /// Write what is left of the last batch, then batch after batch while the session has
@@ -346,7 +290,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
         let mut wrote = false;
         loop {
             if let Some(unwritten) = &mut self.unwritten {
-                match poll_write_all(&mut self.stream, cx, unwritten) {
+                let stats = &self.shared.stats;
+                match poll_write_all(&mut self.stream, cx, unwritten, stats) {
                     Poll::Ready(Ok(())) => self.unwritten = None,
                     Poll::Ready(Err(err)) => return Poll::Ready(Err(End::Io(err))),
                     Poll::Pending => return Poll::Pending,
@@ -431,10 +376,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
                         properties.clear();
                         let alias = match self.topic_alias_max {
                             0 => None,
-                            max => self
-                                .outbound_aliases
-                                .get_or_insert_with(|| Box::new(OutboundAliases::new(max)))
-                                .alias(topic),
+                            max => {
+                                let given = &mut self.aliases.get_or_insert_default().outbound;
+                                outbound_alias(given, max, topic)
+                            }
                         };
                         if let Some(Alias::Known(_)) = alias {
                             topic = "";
@@ -486,7 +431,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
         while written < out.len() {
             match Pin::new(&mut self.stream).poll_write(cx, &out[written..]) {
                 Poll::Ready(Ok(0)) => return Err(End::Io(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Ok(n)) => {
+                    Stats::add(&shared.stats.bytes_sent, n as u64);
+                    written += n;
+                }
                 Poll::Ready(Err(err)) => return Err(End::Io(err)),
                 Poll::Pending => break,
             }
@@ -505,12 +453,87 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     }
 }
 
+/// Every whole packet in `inbuf`, to the session, under one gate hold (its changes reach
+/// the journal as one chunk). Returns how many, and whether one was large.
+fn handle_packets(
+    inbuf: &mut BytesMut,
+    shared: &Shared,
+    session: &Arc<Session>,
+    link_id: u64,
+    protocol: Protocol,
+    aliases: &mut Option<Box<Aliases>>,
+) -> Result<(usize, bool), End> {
+    let max = shared.config.packet_limit();
+    // Counted per read, not per packet: (packets, publishes, publish payload bytes).
+    let mut counts = (0u64, 0u64, 0u64);
+    let mut large = false;
+    let gate = shared.hold();
+    let ended = loop {
+        let before = inbuf.len();
+        let handled = if protocol == Protocol::V5 {
+            match codec::read_packet_v5(inbuf, max) {
+                Ok(Some(packet)) => {
+                    counts.0 += 1;
+                    if shared.logs_packets() {
+                        let packet = log::describe_v5(&packet);
+                        shared.log_packet(format_args!(
+                            "received {packet} from {}",
+                            session.client_id
+                        ));
+                    }
+                    if let Incoming5::Packet(m5::Packet::Publish(publish)) = &packet {
+                        counts.1 += 1;
+                        counts.2 += publish.payload.len() as u64;
+                    }
+                    connection::handle_v5(packet, session, link_id, shared, aliases)
+                }
+                Ok(None) => break None,
+                Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
+            }
+        } else {
+            match codec::read_packet(inbuf, max) {
+                Ok(Some(packet)) => {
+                    counts.0 += 1;
+                    if shared.logs_packets() {
+                        let packet = log::describe_v4(&packet);
+                        shared.log_packet(format_args!(
+                            "received {packet} from {}",
+                            session.client_id
+                        ));
+                    }
+                    if let Packet::Publish(publish) = &packet {
+                        counts.1 += 1;
+                        counts.2 += publish.payload.len() as u64;
+                    }
+                    connection::handle(packet, session, link_id, shared)
+                }
+                Ok(None) => break None,
+                Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
+            }
+        };
+        if let Err(end) = handled {
+            break Some(end);
+        }
+        large |= before - inbuf.len() > LARGE_FRAME;
+    };
+    let stats = &shared.stats;
+    Stats::add(&stats.packets_received, counts.0);
+    Stats::add(&stats.publish_received, counts.1);
+    Stats::add(&stats.publish_bytes_received, counts.2);
+    drop(gate);
+    match ended {
+        Some(end) => Err(end),
+        None => Ok((counts.0 as usize, large)),
+    }
+}
+
 /// Write every segment, in order (several at once when the stream takes vectored writes), then
 /// flush.
 fn poll_write_all<S: AsyncWrite + Unpin>(
     stream: &mut S,
     cx: &mut Context<'_>,
     segments: &mut VecDeque<Bytes>,
+    stats: &Stats,
 ) -> Poll<io::Result<()>> {
     loop {
         while segments.front().is_some_and(Bytes::is_empty) {
@@ -534,6 +557,7 @@ fn poll_write_all<S: AsyncWrite + Unpin>(
             Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
             Poll::Pending => return Poll::Pending,
         };
+        Stats::add(&stats.bytes_sent, written as u64);
         while written > 0 {
             let Some(front) = segments.front_mut() else {
                 break;
@@ -563,13 +587,6 @@ fn small_copy(buf: &BytesMut) -> BytesMut {
     small
 }
 
-/// The topic aliases of one network connection towards an MQTT 5 client, given out first come,
-/// first served up to the client's topic alias maximum.
-struct OutboundAliases {
-    max: u16,
-    given: HashMap<String, u16>,
-}
-
 #[derive(Clone, Copy)]
 enum Alias {
     /// Given now: the PUBLISH carries the topic and the alias.
@@ -586,25 +603,18 @@ impl Alias {
     }
 }
 
-impl OutboundAliases {
-    fn new(max: u16) -> Self {
-        OutboundAliases {
-            max,
-            given: HashMap::new(),
-        }
+/// The alias of `topic` towards an MQTT 5 client: aliases are given out first come, first
+/// served, up to the client's topic alias maximum.
+fn outbound_alias(given: &mut HashMap<String, u16>, max: u16, topic: &str) -> Option<Alias> {
+    if let Some(&n) = given.get(topic) {
+        return Some(Alias::Known(n));
     }
-
-    fn alias(&mut self, topic: &str) -> Option<Alias> {
-        if let Some(&n) = self.given.get(topic) {
-            return Some(Alias::Known(n));
-        }
-        let next = u16::try_from(self.given.len() + 1).ok()?;
-        if next > self.max {
-            return None;
-        }
-        self.given.insert(topic.to_owned(), next);
-        Some(Alias::New(next))
+    let next = u16::try_from(given.len() + 1).ok()?;
+    if next > max {
+        return None;
     }
+    given.insert(topic.to_owned(), next);
+    Some(Alias::New(next))
 }
 
 /// The packet log of what a writer is about to send: the replies, then the messages.
@@ -689,7 +699,7 @@ mod tests {
             .collect();
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
-        let polled = poll_write_all(&mut stream, &mut cx, &mut segments);
+        let polled = poll_write_all(&mut stream, &mut cx, &mut segments, &Stats::default());
         assert!(matches!(polled, Poll::Ready(Ok(()))));
         assert_eq!(stream.0, b"abcdefghijklmnop");
         assert!(segments.is_empty());

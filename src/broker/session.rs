@@ -110,6 +110,22 @@ enum Stage {
     Released,
 }
 
+/// What only some sessions use: boxed, so that the many that never do (idle, QoS 0) do not
+/// carry it.
+#[derive(Default)]
+struct Extras {
+    /// In send order, so a reconnect resends them in order.
+    inflight: VecDeque<Inflight>,
+    /// Whether the ids in flight rise (modulo 65535) from the oldest to the newest, as
+    /// allocated: then a new id outside that span is free without a scan.
+    inflight_unordered: bool,
+    /// Incoming QoS 2 packet ids routed and awaiting PUBREL: a DUP resend is not routed again.
+    awaiting_pubrel: BTreeSet<u16>,
+    /// The expiry and will-delay timers set off by the last connection's end: aborted when
+    /// another connection attaches, so reconnects never pile them up.
+    timers: Vec<AbortHandle>,
+}
+
 struct SessionState {
     /// Seconds the session outlives its connection: 0 ends it with the connection (a 3.1.1
     /// clean session), [`NEVER_EXPIRES`] keeps it (a 3.1.1 persistent session).
@@ -121,16 +137,14 @@ struct SessionState {
     subscriptions: BTreeMap<String, SubscriptionOptions>,
     queued: VecDeque<Delivery>,
     queued_bytes: usize,
-    /// In send order, so a reconnect resends them in order.
-    inflight: VecDeque<Inflight>,
     next_pkid: u16,
-    /// Incoming QoS 2 packet ids routed and awaiting PUBREL: a DUP resend is not routed again.
-    awaiting_pubrel: BTreeSet<u16>,
+    /// Messages in flight, PUBREL ids awaited, timers (None while there are none).
+    extras: Option<Box<Extras>>,
     /// Encoded acks and CONNACK/SUBACK/PINGRESP for the writer.
     replies: BytesMut,
     link: Option<Link>,
     /// The user name of the connection attached last (what the ACL is checked against).
-    username: Option<String>,
+    username: Option<Box<str>>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
     /// The session's client id again (the same allocation), for its journal records.
@@ -139,12 +153,32 @@ struct SessionState {
     journal: Option<Arc<Journal>>,
     /// Whether the journal knows this session (one with a nonzero expiry interval).
     persisted: bool,
-    /// The expiry and will-delay timers set off by the last connection's end: aborted when
-    /// another connection attaches, so reconnects never pile them up.
-    timers: Vec<AbortHandle>,
 }
 
 impl SessionState {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_default()
+    }
+
+    fn inflight(&self) -> impl Iterator<Item = &Inflight> {
+        self.extras.iter().flat_map(|extras| extras.inflight.iter())
+    }
+
+    fn inflight_len(&self) -> usize {
+        self.extras
+            .as_ref()
+            .map_or(0, |extras| extras.inflight.len())
+    }
+
+    /// Remove the entry in flight at `at`.
+    fn inflight_done(&mut self, at: usize) {
+        let extras = self.extras();
+        extras.inflight.remove(at);
+        if extras.inflight.is_empty() {
+            extras.inflight_unordered = false;
+        }
+    }
+
     /// The journal's view of a kept session's expiry: forgotten at 0, else (re)recorded with
     /// the user name.
     fn journal_expiry(&mut self, expiry: u32) {
@@ -192,7 +226,7 @@ impl SessionState {
         !self.replies.is_empty()
             || self.resend_inflight
             || self.queued.front().is_some_and(|next| {
-                next.qos == QoS::AtMostOnce || self.inflight.len() < self.window(max_inflight)
+                next.qos == QoS::AtMostOnce || self.inflight_len() < self.window(max_inflight)
             })
     }
 
@@ -266,14 +300,28 @@ impl SessionState {
         loop {
             self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
             let pkid = self.next_pkid;
-            if !self.inflight.iter().any(|entry| entry.pkid == pkid) {
+            let Some(extras) = self.extras.as_deref_mut() else {
+                return pkid;
+            };
+            let (Some(oldest), Some(newest)) = (extras.inflight.front(), extras.inflight.back())
+            else {
+                return pkid;
+            };
+            // Ids rise from the oldest in flight to the newest: one past that span is free.
+            let span = ring_distance(oldest.pkid, newest.pkid);
+            if !extras.inflight_unordered && ring_distance(oldest.pkid, pkid) > span {
+                return pkid;
+            }
+            if !extras.inflight.iter().any(|entry| entry.pkid == pkid) {
+                // Taken from within the span (ids wrapped around a message long in flight).
+                extras.inflight_unordered = true;
                 return pkid;
             }
         }
     }
 
     fn inflight_position(&self, pkid: u16, qos: QoS) -> Option<usize> {
-        self.inflight.iter().position(|entry| {
+        self.inflight().position(|entry| {
             entry.pkid == pkid
                 && match &entry.stage {
                     Stage::Unacked(delivery) => delivery.qos == qos,
@@ -281,6 +329,11 @@ impl SessionState {
                 }
         })
     }
+}
+
+/// How far packet id `to` comes after `from`, ids running 1..=65535 and round again.
+fn ring_distance(from: u16, to: u16) -> u32 {
+    (u32::from(to) + 65535 - u32::from(from)) % 65535
 }
 
 pub(crate) struct Session {
@@ -299,9 +352,8 @@ impl Session {
                 subscriptions: BTreeMap::new(),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
-                inflight: VecDeque::new(),
                 next_pkid: 0,
-                awaiting_pubrel: BTreeSet::new(),
+                extras: None,
                 replies: BytesMut::new(),
                 link: None,
                 username: None,
@@ -309,7 +361,6 @@ impl Session {
                 client_id,
                 journal,
                 persisted: false,
-                timers: Vec::new(),
             }),
         }
     }
@@ -354,7 +405,11 @@ impl Session {
 
     /// Incoming QoS 2 messages awaiting PUBREL (against the receive maximum).
     pub fn awaiting_pubrel(&self) -> usize {
-        self.lock().awaiting_pubrel.len()
+        let state = self.lock();
+        state
+            .extras
+            .as_ref()
+            .map_or(0, |extras| extras.awaiting_pubrel.len())
     }
 
     /// Whether the ACL lets this session's client read or write `topic_name`.
@@ -380,8 +435,9 @@ impl Session {
     pub fn add_timer(&self, link_id: u64, timer: AbortHandle) {
         let mut state = self.lock();
         if state.link.is_none() && state.last_link == Some(link_id) {
-            state.timers.retain(|timer| !timer.is_finished());
-            state.timers.push(timer);
+            let timers = &mut state.extras().timers;
+            timers.retain(|timer| !timer.is_finished());
+            timers.push(timer);
         } else {
             timer.abort();
         }
@@ -459,7 +515,7 @@ impl Session {
     /// for a resend before PUBREL.
     pub fn receive_qos2(&self, link_id: u64, pkid: u16) -> Result<bool, Detached> {
         let mut state = self.linked(link_id)?;
-        let first = state.awaiting_pubrel.insert(pkid);
+        let first = state.extras().awaiting_pubrel.insert(pkid);
         if first {
             state.record(|buf, client| record::inbound(buf, client, pkid));
         }
@@ -469,7 +525,8 @@ impl Session {
     /// PUBREL from the client: forget the packet id and answer PUBCOMP.
     pub fn release(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
-        if state.awaiting_pubrel.remove(&pkid) {
+        let awaited = state.extras.as_mut();
+        if awaited.is_some_and(|extras| extras.awaiting_pubrel.remove(&pkid)) {
             state.record(|buf, client| record::inbound_done(buf, client, pkid));
         }
         state.push_reply(&Packet::PubComp(PubComp::new(pkid)));
@@ -480,7 +537,7 @@ impl Session {
     pub fn puback(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::AtLeastOnce) {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
@@ -491,7 +548,7 @@ impl Session {
     pub fn pubrec(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
-            state.inflight[at].stage = Stage::Released;
+            state.extras().inflight[at].stage = Stage::Released;
             state.record(|buf, client| record::released(buf, client, pkid));
             state.push_reply(&Packet::PubRel(PubRel::new(pkid)));
         }
@@ -502,7 +559,7 @@ impl Session {
     pub fn pubrec_refused(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
@@ -513,11 +570,10 @@ impl Session {
     pub fn pubcomp(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         let released = state
-            .inflight
-            .iter()
+            .inflight()
             .position(|entry| entry.pkid == pkid && matches!(entry.stage, Stage::Released));
         if let Some(at) = released {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
             state.wake_writer();
         }
@@ -663,7 +719,7 @@ impl Session {
         out.extend_from_slice(&replies);
         if state.resend_inflight {
             state.resend_inflight = false;
-            outbound.extend(state.inflight.iter().map(|entry| match &entry.stage {
+            outbound.extend(state.inflight().map(|entry| match &entry.stage {
                 Stage::Unacked(delivery) => Outbound::Publish {
                     delivery: delivery.clone(),
                     pkid: entry.pkid,
@@ -683,7 +739,7 @@ impl Session {
             // Strict order: a QoS 0 message never overtakes a QoS 1/2 one waiting for a slot.
             match state.queued.front() {
                 Some(next)
-                    if next.qos == QoS::AtMostOnce || state.inflight.len() < max_inflight => {}
+                    if next.qos == QoS::AtMostOnce || state.inflight_len() < max_inflight => {}
                 _ => break,
             }
             let Some(delivery) = state.queued.pop_front() else {
@@ -708,7 +764,7 @@ impl Session {
             } else {
                 let pkid = state.allocate_pkid();
                 state.record(|buf, client| record::sent(buf, client, pkid));
-                state.inflight.push_back(Inflight {
+                state.extras().inflight.push_back(Inflight {
                     pkid,
                     stage: Stage::Unacked(delivery.clone()),
                 });
@@ -868,7 +924,11 @@ impl Sessions {
                     waker.wake();
                 }
                 // Its expiry and delayed will are void now (both check this when they fire).
-                for timer in state.timers.drain(..) {
+                for timer in state
+                    .extras
+                    .iter_mut()
+                    .flat_map(|extras| extras.timers.drain(..))
+                {
                     timer.abort();
                 }
                 // A session with expiry 0 ends with its connection, so it is never resumed.
@@ -901,7 +961,7 @@ impl Sessions {
             state.resend_inflight = true;
             state.last_link = Some(link.id);
             state.link = Some(link);
-            state.username = username;
+            state.username = username.map(String::into_boxed_str);
             if present {
                 state.journal_expiry(expiry);
             } else if expiry != 0 && state.journal.is_some() {
@@ -1001,19 +1061,24 @@ impl Sessions {
                 let mut state = session.lock();
                 state.persisted = true;
                 state.last_link = Some(link_id);
-                state.username = saved.username;
+                state.username = saved.username.map(String::into_boxed_str);
                 state.queued_bytes = saved.queued.iter().map(Delivery::cost).sum();
                 state.queued = saved.queued;
                 state.next_pkid = saved.inflight.back().map_or(0, |(pkid, _)| *pkid);
-                state.inflight = saved
-                    .inflight
-                    .into_iter()
-                    .map(|(pkid, delivery)| Inflight {
-                        pkid,
-                        stage: delivery.map_or(Stage::Released, Stage::Unacked),
-                    })
-                    .collect();
-                state.awaiting_pubrel = saved.awaiting_pubrel.into_iter().collect();
+                if !saved.inflight.is_empty() || !saved.awaiting_pubrel.is_empty() {
+                    let extras = state.extras();
+                    extras.inflight = saved
+                        .inflight
+                        .into_iter()
+                        .map(|(pkid, delivery)| Inflight {
+                            pkid,
+                            stage: delivery.map_or(Stage::Released, Stage::Unacked),
+                        })
+                        .collect();
+                    // Saved in send order, but not necessarily allocated by this broker's rule.
+                    extras.inflight_unordered = true;
+                    extras.awaiting_pubrel = saved.awaiting_pubrel.into_iter().collect();
+                }
                 for (filter, options) in &saved.subscriptions {
                     router.subscribe(filter, &session, *options);
                 }
@@ -1038,7 +1103,7 @@ impl Sessions {
             for (filter, options) in &state.subscriptions {
                 record::subscribe(buf, client, filter, options);
             }
-            for entry in &state.inflight {
+            for entry in state.inflight() {
                 match &entry.stage {
                     Stage::Unacked(delivery) => {
                         record::deliver(buf, client, delivery);
@@ -1052,8 +1117,10 @@ impl Sessions {
                     record::deliver(buf, client, delivery);
                 }
             }
-            for pkid in &state.awaiting_pubrel {
-                record::inbound(buf, client, *pkid);
+            if let Some(extras) = &state.extras {
+                for pkid in &extras.awaiting_pubrel {
+                    record::inbound(buf, client, *pkid);
+                }
             }
         }
     }
@@ -1065,8 +1132,11 @@ fn discard(state: &mut SessionState) -> BTreeMap<String, SubscriptionOptions> {
     state.expiry = 0;
     state.queued.clear();
     state.queued_bytes = 0;
-    state.inflight.clear();
-    state.awaiting_pubrel.clear();
+    if let Some(extras) = &mut state.extras {
+        extras.inflight.clear();
+        extras.inflight_unordered = false;
+        extras.awaiting_pubrel.clear();
+    }
     std::mem::take(&mut state.subscriptions)
 }
 
@@ -1180,6 +1250,39 @@ mod tests {
         session.deliver(delivery(QoS::AtMostOnce, 1), bytes(1000));
         session.deliver(delivery(QoS::AtLeastOnce, 1), bytes(1000));
         assert_eq!(queued_qos(&session), [1]);
+    }
+
+    /// Send one QoS 1 message and return its packet id.
+    fn send_one(session: &Session, link_id: u64) -> u16 {
+        session.deliver(delivery(QoS::AtLeastOnce, 1), bytes(1000));
+        let (mut out, mut outbound) = (BytesMut::new(), Vec::new());
+        session
+            .take_batch(link_id, &mut out, &mut outbound, 100)
+            .unwrap();
+        let [Outbound::Publish { pkid, .. }] = outbound[..] else {
+            panic!("one publish")
+        };
+        pkid
+    }
+
+    #[test]
+    fn packet_ids_in_flight_stay_unique_round_the_wrap() {
+        let (session, link_id) = online_session();
+        session.lock().next_pkid = 65_000;
+        // One message is never acknowledged while the ids go round more than once.
+        let held = send_one(&session, link_id);
+        let mut previous = held;
+        for _ in 0..140_000 {
+            let pkid = send_one(&session, link_id);
+            assert_ne!(pkid, held, "an id in flight given again");
+            assert_ne!(pkid, 0);
+            assert_ne!(pkid, previous);
+            session.puback(link_id, pkid).unwrap();
+            previous = pkid;
+        }
+        assert_eq!(session.lock().inflight_len(), 1);
+        session.puback(link_id, held).unwrap();
+        assert_eq!(session.lock().inflight_len(), 0);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 mod connection;
 #[doc(hidden)]
 pub mod fuzz;
+mod keepalive;
 mod listener;
 pub mod log;
 mod persist;
@@ -255,6 +256,8 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Woken when the last connection task ends (while the broker stops).
     connections_ended: tokio::sync::Notify,
+    /// Wakes connections whose keep-alive deadline has come.
+    pub keep_alives: Arc<keepalive::KeepAlives>,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -291,6 +294,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             shutdown,
             connections_ended: tokio::sync::Notify::new(),
+            keep_alives: Arc::new(keepalive::KeepAlives::new()),
         })
     }
 
@@ -534,6 +538,7 @@ impl Broker {
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared::new(config, journal, shutdown_rx.clone())?);
+        shared.keep_alives.start(&shutdown_rx);
         let mut persistence_tasks = Vec::new();
         if let Some(restored) = restored {
             shared.retained.restore(restored.retained);

@@ -20,11 +20,12 @@ use bytes::{Buf, Bytes, BytesMut};
 use rumqttc::mqttbytes::v4::{Packet, PubRel};
 use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::Shared;
 use super::codec::{self, Incoming5, Protocol, PublishHeader};
 use super::connection::{self, Aliases, End};
+use super::keepalive;
 use super::log;
 use super::session::{Detached, Outbound, Session};
 use super::sys::{self, Stats};
@@ -75,11 +76,13 @@ pub(crate) struct Pump<S> {
     /// Boxed: 8 bytes in every idle connection rather than 32, for a rare state.
     #[allow(clippy::box_collection)]
     unwritten: Option<Box<VecDeque<Bytes>>>,
-    /// Fires 1.5 x the keep-alive after the last whole packet (moved on by each read that
-    /// brings one): the connection then ends.
-    keep_alive: Option<Pin<Box<Sleep>>>,
-    /// 1.5 x the keep-alive, in milliseconds.
+    /// 1.5 x the keep-alive, in milliseconds (0: none): that long without a whole packet ends
+    /// the connection.
     keep_alive_ms: u32,
+    /// When that is, on the keep-alive clock (see keepalive.rs).
+    alive_until: u64,
+    /// The clock slot this connection is registered in to be woken (0: none).
+    keep_alive_slot: u64,
     /// MQTT 5 topic aliases, both ways, once one is used.
     aliases: Option<Box<Aliases>>,
 }
@@ -100,12 +103,10 @@ pub(crate) struct PumpStart<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
     pub fn new(start: PumpStart<S>) -> Self {
-        let keep_alive = start
-            .keep_alive
-            .map(|limit| Box::pin(tokio::time::sleep(limit)));
         let keep_alive_ms = start.keep_alive.map_or(0, |limit| {
-            u32::try_from(limit.as_millis()).unwrap_or(u32::MAX)
+            u32::try_from(limit.as_millis()).unwrap_or(u32::MAX).max(1)
         });
+        let alive_until = start.shared.keep_alives.now_ms() + u64::from(keep_alive_ms);
         Pump {
             stream: start.stream,
             shared: start.shared,
@@ -118,8 +119,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             unhandled: !start.inbuf.is_empty(),
             inbuf: (!start.inbuf.is_empty()).then(|| Box::new(start.inbuf)),
             unwritten: None,
-            keep_alive,
             keep_alive_ms,
+            alive_until,
+            keep_alive_slot: 0,
             aliases: None,
         }
     }
@@ -203,10 +205,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
         }
     }
 
+    /// Whether the keep-alive ran out; if not, the clock is to wake the task when it would.
     fn keep_alive_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.keep_alive
-            .as_mut()
-            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
+        if self.keep_alive_ms == 0 {
+            return false;
+        }
+        let clock = &self.shared.keep_alives;
+        let now = clock.now_ms();
+        if now >= self.alive_until {
+            return true;
+        }
+        // Registered once per deadline: again only once the slot registered for has passed.
+        if self.keep_alive_slot == 0 || self.keep_alive_slot * keepalive::TICK_MS <= now {
+            let shutdown = &self.shared.shutdown;
+            let waker = cx.waker();
+            self.keep_alive_slot = clock.register(self.alive_until, self.link_id, waker, shutdown);
+        }
+        false
     }
 
     /// Read once and handle every whole packet read. Pending: nothing to read (or the client
@@ -267,12 +282,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pump<S> {
             self.protocol,
             &mut self.aliases,
         )?;
-        if packets > 0
-            && let Some(timer) = &mut self.keep_alive
-        {
-            // Cheap: a later deadline only updates the timer entry in place.
-            let limit = Duration::from_millis(u64::from(self.keep_alive_ms));
-            timer.as_mut().reset(Instant::now() + limit);
+        if packets > 0 && self.keep_alive_ms > 0 {
+            self.alive_until = self.shared.keep_alives.now_ms() + u64::from(self.keep_alive_ms);
         }
         if inbuf.is_empty() && !self.busy {
             self.inbuf = None;
@@ -524,6 +535,15 @@ fn handle_packets(
     match ended {
         Some(end) => Err(end),
         None => Ok((counts.0 as usize, large)),
+    }
+}
+
+impl<S> Drop for Pump<S> {
+    fn drop(&mut self) {
+        if self.keep_alive_slot != 0 {
+            let clock = &self.shared.keep_alives;
+            clock.deregister(self.keep_alive_slot, self.link_id);
+        }
     }
 }
 

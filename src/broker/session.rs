@@ -207,13 +207,9 @@ impl SessionState {
         self.persisted = false;
     }
 
-    fn wake_writer(&mut self) {
-        if let Some(waker) = self.writer_waker() {
-            waker.wake();
-        }
-    }
-
     /// The waker of a connection waiting for output, taken (to wake it once the lock is let go).
+    /// Only deliveries from other connections wake one: what a connection's own packets change
+    /// (replies, acks that free the in-flight window) is written by its pump after every read.
     fn writer_waker(&mut self) -> Option<Waker> {
         match &mut self.link {
             Some(link) if link.wants_output => link.waker.take(),
@@ -239,12 +235,10 @@ impl SessionState {
 
     fn push_reply(&mut self, packet: &Packet) {
         codec::encode(&mut self.replies, packet);
-        self.wake_writer();
     }
 
     fn push_reply_v5(&mut self, packet: &m5::Packet) {
         codec::encode_v5(&mut self.replies, packet);
-        self.wake_writer();
     }
 
     fn protocol(&self) -> Protocol {
@@ -387,7 +381,6 @@ impl Session {
     pub fn reply_bytes(&self, link_id: u64, bytes: &[u8]) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         state.replies.extend_from_slice(bytes);
-        state.wake_writer();
         Ok(())
     }
 
@@ -539,7 +532,6 @@ impl Session {
         if let Some(at) = state.inflight_position(pkid, QoS::AtLeastOnce) {
             state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -561,7 +553,6 @@ impl Session {
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
             state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -575,7 +566,6 @@ impl Session {
         if let Some(at) = released {
             state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -655,7 +645,6 @@ impl Session {
                 dropped += state.admit(delivery, shared.config.queue_limits());
             }
         }
-        state.wake_writer();
         drop(state);
         shared.count_dropped(dropped);
         Ok(())
@@ -972,7 +961,6 @@ impl Sessions {
                 });
             }
             connack(present, &mut state.replies);
-            state.wake_writer();
         }
         session
     }

@@ -1,46 +1,40 @@
-//! One client connection: the CONNECT handshake, then a reader (frames -> packets -> session)
-//! and a writer (session -> one buffer per wake-up -> socket) side by side in one task.
+//! One client connection: the CONNECT handshake and its checks, the session opened, then the
+//! pump (pump.rs) until the connection ends, then the end: DISCONNECT, session closed or kept,
+//! will. The packet handlers (a packet -> the session) are here; the pump calls them.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet, PubAck, PubRec, PubRel};
+use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet, PubAck, PubRec};
 use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::auth::{Access, Refusal};
-use super::codec::{self, Incoming5, Protocol, ProtocolRequest, PublishHeader};
-use super::log;
+use super::codec::{self, Incoming5, Protocol, ProtocolRequest};
 use super::persist::PendingWill;
+use super::pump::{Pump, PumpStart};
 use super::router::{Message, SubscriptionOptions};
-use super::session::{Detached, FilterRequest, Link, NEVER_EXPIRES, Outbound, Session};
+use super::session::{Detached, FilterRequest, NEVER_EXPIRES, Session};
 use super::sys::{self, Counted, Stats};
 use super::{MQTT_MAX_PACKET, Shared, stopping};
 
-/// Read buffer growth step.
-const READ_CHUNK: usize = 64 * 1024;
-/// Below this much free space the read buffer grows before the next read.
-const MIN_READ_SPACE: usize = 4 * 1024;
-/// The read buffer of a client that sends little (most of them, most of the time): thousands
-/// of idle connections must not hold a READ_CHUNK each.
-const IDLE_READ_CAPACITY: usize = 256;
-/// Larger payloads are written straight from their shared buffer instead of being copied.
-const INLINE_PAYLOAD: usize = 64 * 1024;
-/// A client that sends faster than it reads its acks is not read from beyond this backlog.
-const REPLY_BACKLOG_LIMIT: usize = 1024 * 1024;
+/// The first read buffer of a connection, for its CONNECT.
+const CONNECT_READ_CAPACITY: usize = 256;
+/// The read buffer of a connection over max_connections (read until its protocol is known).
+const TURN_AWAY_READ_CAPACITY: usize = 1024;
 /// How long a refused client gets to read its CONNACK before the socket is closed.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
-/// After a packet bigger than this, the read buffer is replaced by a small one.
-const LARGE_FRAME: usize = READ_CHUNK;
 /// How long a connection over `max_connections` gets to send the start of its CONNECT.
 const TURN_AWAY_WAIT: Duration = Duration::from_secs(2);
 
@@ -51,7 +45,7 @@ const NOT_AUTHORIZED: u8 = 0x87;
 const PACKET_TOO_LARGE: u8 = 0x95;
 
 /// Why a connection ended.
-enum End {
+pub(super) enum End {
     Disconnected,
     /// MQTT 5 DISCONNECT with reason 0x04: a normal end that still publishes the will.
     DisconnectedWithWill,
@@ -136,6 +130,8 @@ struct ConnectRequest {
 /// A will, kept until the connection ends; its message is built when it is published (so its
 /// expiry interval starts then).
 struct Will {
+    /// The user name of the connection, which the will's topic is checked against.
+    username: Option<String>,
     topic: String,
     payload: Bytes,
     qos: QoS,
@@ -226,6 +222,7 @@ fn connect_v4(connect: rumqttc::mqttbytes::v4::Connect) -> ConnectRequest {
         username: connect.login.as_ref().map(|login| login.username.clone()),
         password: connect.login.map(|login| login.password),
         will: connect.last_will.map(|will| Will {
+            username: None,
             topic: will.topic,
             payload: will.message,
             qos: will.qos,
@@ -289,6 +286,7 @@ fn connect_v5(
                 ),
             };
             Some(Will {
+                username: None,
                 topic,
                 payload: will.message,
                 qos: codec::qos_from_v5(will.qos),
@@ -357,15 +355,103 @@ fn connack_v5(
     })
 }
 
-/// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends.
-pub(crate) async fn serve<S>(
+/// The MQTT 5 topic aliases of one connection, both ways: those the client set, and those
+/// given to it. Boxed in the pump, and only once one is used.
+#[derive(Default)]
+pub(super) struct Aliases {
+    pub inbound: HashMap<u16, String>,
+    pub outbound: HashMap<String, u16>,
+}
+
+/// What a connection starts with: boxed until the CONNECT is accepted, so the connection's
+/// task keeps none of it.
+struct Start<S> {
     stream: S,
     peer: Peer,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) where
+}
+
+/// A connection accepted: the pump that serves it, and its will (None: the connection ended
+/// before, refused or failed).
+type Accepted<S> = Option<(Pump<S>, Option<Box<Will>>)>;
+
+/// Serve one connection (TCP, TLS or WebSocket, its transport handshake done) until it ends;
+/// `guard` is dropped when it does.
+pub(crate) fn serve<S, G>(stream: S, peer: Peer, shared: Arc<Shared>, guard: G) -> Serve<S, G>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let start = Box::new(Start {
+        stream,
+        peer,
+        shared,
+    });
+    Serve {
+        stage: Stage::Accepting(Box::pin(accept(start))),
+        _guard: guard,
+    }
+}
+
+/// A connection's task: reserved in full for the connection's whole life, so written by hand
+/// to hold no more than the stage it is in. The accept and the end, each done once, are boxed;
+/// while the connection is served it holds the pump and the will.
+pub(crate) struct Serve<S, G> {
+    stage: Stage<S>,
+    _guard: G,
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+enum Stage<S> {
+    Accepting(Boxed<Accepted<S>>),
+    Serving(Pump<S>, Option<Box<Will>>),
+    Ending(Boxed<()>),
+    Ended,
+}
+
+impl<S, G: Unpin> Future for Serve<S, G>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let stage = &mut self.get_mut().stage;
+        loop {
+            match stage {
+                Stage::Accepting(accepting) => match ready!(accepting.as_mut().poll(cx)) {
+                    Some((pump, will)) => *stage = Stage::Serving(pump, will),
+                    None => *stage = Stage::Ended,
+                },
+                Stage::Serving(pump, _) => {
+                    let end = ready!(pump.poll_serve(cx));
+                    if let Stage::Serving(pump, will) = std::mem::replace(stage, Stage::Ended) {
+                        *stage = Stage::Ending(Box::pin(finish(pump, end, will)));
+                    }
+                }
+                Stage::Ending(ending) => {
+                    ready!(ending.as_mut().poll(cx));
+                    *stage = Stage::Ended;
+                }
+                Stage::Ended => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+/// The handshake, the CONNECT's checks and the session: a pump to serve the client with, and
+/// its will; None when the connection is refused or fails before.
+async fn accept<S>(start: Box<Start<S>>) -> Accepted<S>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let Start {
+        stream,
+        peer,
+        shared,
+    } = *start;
+    let mut shutdown = shared.shutdown.clone();
+    let (shared, shutdown) = (&shared, &mut shutdown);
     let Peer {
         addr: peer,
         transport,
@@ -373,11 +459,10 @@ pub(crate) async fn serve<S>(
     } = peer;
     let mut stream = Counted::new(stream, Arc::clone(&shared.stats));
     Stats::add(&shared.stats.sockets, 1);
-    let mut buf = BytesMut::with_capacity(IDLE_READ_CAPACITY);
-    // Boxed: done once, it must not take room in the connection's task for its whole life.
+    let mut buf = BytesMut::with_capacity(CONNECT_READ_CAPACITY);
     let handshake = tokio::select! {
-        result = Box::pin(handshake(&mut stream, &mut buf, &shared)) => result,
-        _ = stopping(&mut shutdown) => return,
+        result = handshake(&mut stream, &mut buf, shared) => result,
+        _ = stopping(shutdown) => return None,
     };
     let (connect, protocol) = match handshake {
         Ok(accepted) => {
@@ -386,7 +471,7 @@ pub(crate) async fn serve<S>(
         }
         Err(reason) => {
             shared.log(format_args!("connection from {peer} refused ({reason})"));
-            return;
+            return None;
         }
     };
 
@@ -400,9 +485,9 @@ pub(crate) async fn serve<S>(
             Refusal::BadCredentials => Refuse::BadCredentials,
             Refusal::Anonymous => Refuse::NotAuthorized,
         };
-        Box::pin(refuse(&mut stream, &shared, protocol, reason)).await;
+        refuse(&mut stream, shared, protocol, reason).await;
         shared.log(format_args!("connection from {peer} refused ({refusal})"));
-        return;
+        return None;
     }
     let clean = connect.clean;
     let assigned = connect.client_id.is_empty();
@@ -420,8 +505,14 @@ pub(crate) async fn serve<S>(
     let keep_alive_secs = server_keep_alive.unwrap_or(connect.keep_alive);
     let keep_alive =
         (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
-    let will = connect.will;
+    let will = connect.will.map(|will| {
+        Box::new(Will {
+            username: username.clone(),
+            ..will
+        })
+    });
     let mut link = shared.sessions.new_link(protocol);
+    let link_id = link.id;
     link.receive_maximum = connect.receive_maximum;
     link.max_packet_size = connect.max_packet_size;
     link.topic_alias_max = connect.topic_alias_max;
@@ -433,14 +524,14 @@ pub(crate) async fn serve<S>(
         &client_id,
         clean,
         connect.expiry,
-        link.clone(),
+        link,
         username.clone(),
         &shared.router,
         |present, out| match protocol {
             Protocol::V5 => codec::encode_v5(
                 out,
                 &connack_v5(
-                    &shared,
+                    shared,
                     present,
                     assigned.then(|| client_id.clone()),
                     response_information.clone(),
@@ -469,62 +560,84 @@ pub(crate) async fn serve<S>(
         keep_alive_secs
     ));
 
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let drained = Notify::new();
-    // Whether the writer took its first batch, the one with the CONNACK.
-    let answered = AtomicBool::new(false);
-    let end = tokio::select! {
-        end = read_loop(&mut reader, &mut buf, &session, link.id, &shared, keep_alive, &drained, protocol) => end,
-        end = write_loop(&mut writer, &session, &link, &shared, &drained, &answered) => end,
-        _ = link.kick.notified() => End::TakenOver,
-        _ = stopping(&mut shutdown) => End::Shutdown,
-    };
+    let pump = Pump::new(PumpStart {
+        stream: stream.into_inner(),
+        shared: Arc::clone(shared),
+        session,
+        link_id,
+        protocol,
+        topic_alias_max: connect.topic_alias_max,
+        inbuf: buf,
+        keep_alive,
+    });
+    Some((pump, will))
+}
+
+/// After the end: an MQTT 5 client is told why (after what was still to be written), the
+/// session is closed or kept, the will published or scheduled.
+async fn finish<S>(mut pump: Pump<S>, end: End, will: Option<Box<Will>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let shared = &Arc::clone(pump.shared());
+    let shutdown = &shared.shutdown;
+    let session = Arc::clone(pump.session());
+    let (link_id, protocol) = (pump.link_id(), pump.protocol());
+    let client_id = &*session.client_id;
     if protocol == Protocol::V5
         && let Some(reason) = end.disconnect_reason()
     {
-        let mut out = session.take_replies(link.id);
+        // What the socket had not taken goes first: the client reads whole packets.
+        let mut out = pump.take_unwritten();
+        let mut replies = session.take_replies(link_id);
         if shared.flush_journal().is_err() {
-            out.clear(); // the acks among them are not safely recorded
+            replies.clear(); // the acks among them are not safely recorded
         }
         // The CONNACK comes first, always: a connection taken over before its writer took the
         // CONNACK (the new one cleared it) ends without a word.
-        let connack_out = answered.load(Ordering::Relaxed) || !out.is_empty();
+        let connack_out = pump.answered() || !replies.is_empty();
         if connack_out {
-            Stats::add(&shared.stats.packets_sent, sys::count_packets(&out) + 1);
+            Stats::add(&shared.stats.packets_sent, sys::count_packets(&replies) + 1);
+            out.extend_from_slice(&replies);
             out.extend_from_slice(&codec::disconnect_v5(reason));
         }
-        let _ = timeout(REFUSAL_LINGER, async {
-            writer.write_all(&out).await?;
-            writer.flush().await
+        let stream = pump.stream();
+        let written = timeout(REFUSAL_LINGER, async {
+            stream.write_all(&out).await?;
+            stream.flush().await
         })
         .await;
+        if let Ok(Ok(())) = written {
+            Stats::add(&shared.stats.bytes_sent, out.len() as u64);
+        }
     }
+    drop(pump);
     let keep_for = {
         let _gate = shared.hold();
-        shared.sessions.close(&session, link.id, &shared.router)
+        shared.sessions.close(&session, link_id, &shared.router)
     };
     if let Some(keep_for) = keep_for {
-        expire_later(&shared, Arc::clone(&session), link.id, keep_for, &shutdown);
+        expire_later(shared, Arc::clone(&session), link_id, keep_for, shutdown);
     }
     if end.publishes_will()
         && let Some(will) = will
-        && shared.may_write(&client_id, username.as_deref(), &will.topic)
+        && shared.may_write(client_id, will.username.as_deref(), &will.topic)
     {
         // Delayed (MQTT 5) until the will delay or the session's end, whichever comes first;
         // dropped if a connection takes the session back before.
         let delay = will.delay.min(session.expiry());
         if delay == 0 {
             let _gate = shared.hold();
-            shared.publish(will.message(), will.retain, Some(&client_id));
+            shared.publish(will.message(), will.retain, Some(client_id));
         } else {
             let delay = Duration::from_secs(u64::from(delay));
-            let pending = will.pending(delay, link.id);
+            let pending = will.pending(delay, link_id);
             if let Some(journal) = &shared.journal {
                 let _gate = shared.hold();
-                journal.will_pending(&client_id, pending.clone());
+                journal.will_pending(client_id, pending.clone());
             }
-            let session = Arc::clone(&session);
-            schedule_will(&shared, session, client_id.clone(), pending, &shutdown);
+            let timers = Arc::clone(&session);
+            schedule_will(shared, timers, client_id.to_owned(), pending, shutdown);
         }
     }
     shared.stats.client_disconnected();
@@ -674,7 +787,7 @@ async fn read_before<S: AsyncRead + Unpin>(
     deadline: Instant,
 ) -> Result<(), String> {
     if buf.capacity() == buf.len() {
-        buf.reserve(buf.capacity().max(IDLE_READ_CAPACITY));
+        buf.reserve(buf.capacity().max(CONNECT_READ_CAPACITY));
     }
     match timeout_at(deadline, stream.read_buf(buf)).await {
         Err(_) => Err("no CONNECT in time".into()),
@@ -722,7 +835,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let deadline = Instant::now() + shared.config.connect_timeout.min(TURN_AWAY_WAIT);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::with_capacity(TURN_AWAY_READ_CAPACITY);
     let protocol = loop {
         match codec::detect_protocol(&buf) {
             ProtocolRequest::Incomplete => {
@@ -742,119 +855,6 @@ where
     ));
 }
 
-/// Frames -> packets -> session, until the client goes or breaks a rule.
-#[allow(clippy::too_many_arguments)]
-async fn read_loop<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    session: &Arc<Session>,
-    link_id: u64,
-    shared: &Shared,
-    keep_alive: Option<Duration>,
-    drained: &Notify,
-    protocol: Protocol,
-) -> End {
-    let max = shared.config.packet_limit();
-    // MQTT 5 topic aliases this client set, for this connection only.
-    let mut aliases = HashMap::new();
-    let stats = &shared.stats;
-    let mut last_read = 0;
-    // Keep-alive counts whole packets, not bytes: a client dripping a byte at a time is not alive.
-    let mut alive_until = keep_alive.map(|limit| Instant::now() + limit);
-    loop {
-        // Counted per read, not per packet: (packets, publishes, publish payload bytes).
-        let mut counts = (0u64, 0u64, 0u64);
-        // One gate hold per read batch: its changes reach the journal as one chunk.
-        let gate = shared.hold();
-        let mut large = false;
-        loop {
-            let before = buf.len();
-            let handled = if protocol == Protocol::V5 {
-                match codec::read_packet_v5(buf, max) {
-                    Ok(Some(packet)) => {
-                        counts.0 += 1;
-                        if shared.logs_packets() {
-                            let packet = log::describe_v5(&packet);
-                            shared.log_packet(format_args!(
-                                "received {packet} from {}",
-                                session.client_id
-                            ));
-                        }
-                        if let Incoming5::Packet(m5::Packet::Publish(publish)) = &packet {
-                            counts.1 += 1;
-                            counts.2 += publish.payload.len() as u64;
-                        }
-                        handle_v5(packet, session, link_id, shared, &mut aliases)
-                    }
-                    Ok(None) => break,
-                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
-                }
-            } else {
-                match codec::read_packet(buf, max) {
-                    Ok(Some(packet)) => {
-                        counts.0 += 1;
-                        if shared.logs_packets() {
-                            let packet = log::describe_v4(&packet);
-                            shared.log_packet(format_args!(
-                                "received {packet} from {}",
-                                session.client_id
-                            ));
-                        }
-                        if let Packet::Publish(publish) = &packet {
-                            counts.1 += 1;
-                            counts.2 += publish.payload.len() as u64;
-                        }
-                        handle(packet, session, link_id, shared)
-                    }
-                    Ok(None) => break,
-                    Err(err) => Err(End::Protocol(err.to_string(), err.reason_code())),
-                }
-            };
-            if let Err(end) = handled {
-                Stats::add(&stats.packets_received, counts.0);
-                Stats::add(&stats.publish_received, counts.1);
-                Stats::add(&stats.publish_bytes_received, counts.2);
-                return end;
-            }
-            large |= before - buf.len() > LARGE_FRAME;
-            alive_until = keep_alive.map(|limit| Instant::now() + limit);
-        }
-        if large {
-            // The buffer grew to hold a large packet: what is left of it still holds all of
-            // that memory, so an idle connection would keep it.
-            *buf = small_copy(buf);
-        }
-        Stats::add(&stats.packets_received, counts.0);
-        Stats::add(&stats.publish_received, counts.1);
-        Stats::add(&stats.publish_bytes_received, counts.2);
-        drop(gate);
-        while session.reply_backlog() > REPLY_BACKLOG_LIMIT {
-            drained.notified().await;
-        }
-        make_room(buf, last_read);
-        let read = reader.read_buf(buf);
-        let result = match alive_until {
-            Some(deadline) => match timeout_at(deadline, read).await {
-                Ok(result) => result,
-                Err(_) => return End::KeepAliveExpired,
-            },
-            None => read.await,
-        };
-        match result {
-            Ok(0) => return End::Closed,
-            Ok(read) => last_read = read,
-            Err(err) => return End::Io(err),
-        }
-    }
-}
-
-/// The unread bytes of `buf` in a buffer of their own, of the usual size (or theirs).
-fn small_copy(buf: &BytesMut) -> BytesMut {
-    let mut small = BytesMut::with_capacity(READ_CHUNK.max(buf.len()));
-    small.extend_from_slice(buf);
-    small
-}
-
 /// A PUBLISH payload over message_size_limit (0: none).
 fn too_large(payload: &Bytes, shared: &Shared) -> bool {
     let limit = shared.config.message_size_limit;
@@ -868,19 +868,6 @@ fn too_large(payload: &Bytes, shared: &Shared) -> bool {
     false
 }
 
-/// Room for the next read: a small buffer while the client sends little, READ_CHUNK more once
-/// it sends a lot (a read of IDLE_READ_CAPACITY or more, or a packet still incomplete).
-fn make_room(buf: &mut BytesMut, last_read: usize) {
-    if buf.is_empty() && last_read < IDLE_READ_CAPACITY {
-        // Replaced only when too big or nearly used up, not on every read.
-        if buf.capacity() > IDLE_READ_CAPACITY || buf.capacity() < IDLE_READ_CAPACITY / 4 {
-            *buf = BytesMut::with_capacity(IDLE_READ_CAPACITY);
-        }
-    } else if buf.capacity() - buf.len() < MIN_READ_SPACE {
-        buf.reserve(READ_CHUNK);
-    }
-}
-
 /// Whether this session's client may not write to `topic_name`: `$SYS` is the broker's own
 /// (as in mosquitto), and the ACL may deny the rest.
 fn write_denied(session: &Session, shared: &Shared, topic_name: &str) -> bool {
@@ -891,7 +878,7 @@ fn write_denied(session: &Session, shared: &Shared, topic_name: &str) -> bool {
 }
 
 /// One packet from a 3.1.1 or 3.1 client. Err ends the connection.
-fn handle(
+pub(super) fn handle(
     packet: Packet,
     session: &Arc<Session>,
     link_id: u64,
@@ -906,7 +893,7 @@ fn handle(
             let denied = too_large(&publish.payload, shared)
                 || write_denied(session, shared, &publish.topic);
             let message = Arc::new(Message::new(publish.topic, publish.payload, qos));
-            let publisher = Some(session.client_id.as_str());
+            let publisher = Some(&*session.client_id);
             match qos {
                 QoS::AtMostOnce => {
                     if !denied {
@@ -961,12 +948,12 @@ fn handle(
 }
 
 /// One packet from an MQTT 5 client. Err ends the connection (with a DISCONNECT saying why).
-fn handle_v5(
+pub(super) fn handle_v5(
     packet: Incoming5,
     session: &Arc<Session>,
     link_id: u64,
     shared: &Shared,
-    aliases: &mut HashMap<u16, String>,
+    aliases: &mut Option<Box<Aliases>>,
 ) -> Result<(), End> {
     let protocol_error = |why: &str| Err(End::Protocol(why.into(), 0x82));
     let packet = match packet {
@@ -1007,12 +994,15 @@ fn handle_v5(
                 .to_owned();
             let alias = publish.properties.as_ref().and_then(|p| p.topic_alias);
             match alias {
-                Some(alias) if topic.is_empty() => match aliases.get(&alias) {
-                    Some(known) => topic.clone_from(known),
-                    None => return protocol_error("PUBLISH with an unknown topic alias"),
-                },
+                Some(alias) if topic.is_empty() => {
+                    match aliases.as_ref().and_then(|known| known.inbound.get(&alias)) {
+                        Some(known) => topic.clone_from(known),
+                        None => return protocol_error("PUBLISH with an unknown topic alias"),
+                    }
+                }
                 Some(alias) => {
-                    aliases.insert(alias, topic.clone());
+                    let known = aliases.get_or_insert_default();
+                    known.inbound.insert(alias, topic.clone());
                 }
                 None if topic.is_empty() => return protocol_error("PUBLISH without a topic"),
                 None => {}
@@ -1029,7 +1019,7 @@ fn handle_v5(
                 message.properties = Some(Arc::new(properties));
             }
             let message = Arc::new(message);
-            let publisher = Some(session.client_id.as_str());
+            let publisher = Some(&*session.client_id);
             match qos {
                 QoS::AtMostOnce => {
                     if !denied && !oversize {
@@ -1130,221 +1120,4 @@ fn handle_v5(
         }
     }
     Ok(())
-}
-
-/// Session -> socket: per wake-up, everything waiting goes out in one buffer (large payloads
-/// straight from their shared buffer). To an MQTT 5 client that takes topic aliases, each
-/// topic is sent once with an alias, then as the alias alone, until the aliases run out.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    session: &Session,
-    link: &Link,
-    shared: &Shared,
-    drained: &Notify,
-    answered: &AtomicBool,
-) -> End {
-    // Grows with the batches; an idle client's stays small.
-    let mut out = BytesMut::new();
-    let mut outbound = Vec::new();
-    let mut properties = BytesMut::new();
-    let mut aliases = OutboundAliases::new(link.topic_alias_max);
-    loop {
-        out.clear();
-        let taken = {
-            let _gate = shared.hold();
-            session.take_batch(
-                link.id,
-                &mut out,
-                &mut outbound,
-                shared.config.inflight_limit(),
-            )
-        };
-        if taken.is_err() {
-            return End::TakenOver;
-        }
-        if out.is_empty() && outbound.is_empty() {
-            link.wake.notified().await;
-            continue;
-        }
-        // The acks and sends of this batch are recorded before they leave.
-        if let Err(err) = shared.flush_journal() {
-            return End::Io(err);
-        }
-        let stats = &shared.stats;
-        Stats::add(
-            &stats.packets_sent,
-            sys::count_packets(&out) + outbound.len() as u64,
-        );
-        let publishes = outbound
-            .iter()
-            .filter_map(|item| match item {
-                Outbound::Publish { delivery, .. } => Some(delivery.message.payload.len() as u64),
-                Outbound::PubRel(_) => None,
-            })
-            .fold((0, 0), |(n, bytes), len| (n + 1, bytes + len));
-        Stats::add(&stats.publish_sent, publishes.0);
-        Stats::add(&stats.publish_bytes_sent, publishes.1);
-        if shared.logs_packets() {
-            log_outgoing(shared, &session.client_id, &out, &outbound);
-        }
-        answered.store(true, Ordering::Relaxed);
-        for item in outbound.drain(..) {
-            match item {
-                Outbound::Publish {
-                    delivery,
-                    pkid,
-                    dup,
-                } => {
-                    let payload = &delivery.message.payload;
-                    properties.clear();
-                    let mut topic = delivery.message.topic.as_str();
-                    if link.protocol == Protocol::V5 {
-                        let alias = aliases.alias(topic);
-                        if let Some(Alias::Known(_)) = alias {
-                            topic = "";
-                        }
-                        codec::publish_properties(
-                            &mut properties,
-                            delivery.message.properties.as_deref(),
-                            delivery.message.remaining_expiry(Instant::now()),
-                            &delivery.subscription_ids,
-                            alias.map(Alias::number),
-                        );
-                    }
-                    let header = PublishHeader {
-                        topic,
-                        qos: delivery.qos,
-                        retain: delivery.retain,
-                        dup,
-                        pkid,
-                        properties: &properties,
-                        payload_len: payload.len(),
-                    };
-                    // Cannot fail: every message was accepted at this size or larger.
-                    if !header.encode(&mut out) {
-                        continue;
-                    }
-                    if payload.len() <= INLINE_PAYLOAD {
-                        out.extend_from_slice(payload);
-                        continue;
-                    }
-                    if let Err(err) = writer.write_all(&out).await {
-                        return End::Io(err);
-                    }
-                    out.clear();
-                    if let Err(err) = writer.write_all(payload).await {
-                        return End::Io(err);
-                    }
-                }
-                Outbound::PubRel(pkid) => {
-                    codec::encode(&mut out, &Packet::PubRel(PubRel::new(pkid)));
-                }
-            }
-        }
-        if let Err(err) = writer.write_all(&out).await {
-            return End::Io(err);
-        }
-        drained.notify_one();
-    }
-}
-
-/// The topic aliases of one network connection towards an MQTT 5 client, given out first come,
-/// first served up to the client's topic alias maximum.
-struct OutboundAliases {
-    max: u16,
-    given: std::collections::HashMap<String, u16>,
-}
-
-#[derive(Clone, Copy)]
-enum Alias {
-    /// Given now: the PUBLISH carries the topic and the alias.
-    New(u16),
-    /// Given before: the PUBLISH carries the alias and an empty topic.
-    Known(u16),
-}
-
-impl Alias {
-    fn number(self) -> u16 {
-        match self {
-            Alias::New(n) | Alias::Known(n) => n,
-        }
-    }
-}
-
-impl OutboundAliases {
-    fn new(max: u16) -> Self {
-        OutboundAliases {
-            max,
-            given: Default::default(),
-        }
-    }
-
-    fn alias(&mut self, topic: &str) -> Option<Alias> {
-        if self.max == 0 {
-            return None;
-        }
-        if let Some(&n) = self.given.get(topic) {
-            return Some(Alias::Known(n));
-        }
-        let next = u16::try_from(self.given.len() + 1).ok()?;
-        if next > self.max {
-            return None;
-        }
-        self.given.insert(topic.to_owned(), next);
-        Some(Alias::New(next))
-    }
-}
-
-/// The packet log of what a writer is about to send: the replies, then the messages.
-fn log_outgoing(shared: &Shared, client_id: &str, replies: &[u8], outbound: &[Outbound]) {
-    for frame in log::frames(replies) {
-        let packet = log::describe_frame(frame);
-        shared.log_packet(format_args!("sending {packet} to {client_id}"));
-    }
-    for item in outbound {
-        let packet = match item {
-            Outbound::Publish {
-                delivery,
-                pkid,
-                dup,
-            } => log::describe_publish(
-                *dup,
-                delivery.qos as u8,
-                delivery.retain,
-                *pkid,
-                &delivery.message.topic,
-                delivery.message.payload.len(),
-            ),
-            Outbound::PubRel(pkid) => format!("PUBREL (m{pkid})"),
-        };
-        shared.log_packet(format_args!("sending {packet} to {client_id}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rumqttc::mqttbytes::v4::Publish;
-
-    #[test]
-    fn a_large_packet_leaves_no_large_read_buffer_behind() {
-        // A 1 MiB PUBLISH read whole into the buffer, with the first byte of the next packet.
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        let large = Publish::new("t", QoS::AtMostOnce, vec![7u8; 1 << 20]);
-        codec::encode(&mut buf, &Packet::Publish(large));
-        buf.extend_from_slice(&[0xc0]);
-        let Ok(Some(Packet::Publish(publish))) = codec::read_packet(&mut buf, MQTT_MAX_PACKET)
-        else {
-            panic!("a PUBLISH")
-        };
-        let payload = publish.payload;
-        assert!(
-            !payload.is_unique(),
-            "what is left of the buffer shares the packet's memory"
-        );
-        buf = small_copy(&buf); // as read_loop does
-        assert!(payload.is_unique(), "the buffer no longer holds it");
-        assert_eq!(&buf[..], [0xc0]);
-        assert_eq!(buf.capacity(), READ_CHUNK);
-    }
 }

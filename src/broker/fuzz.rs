@@ -75,8 +75,8 @@ pub fn run_connection(bytes: &[u8]) -> usize {
         .expect("a current-thread runtime");
     runtime.block_on(async move {
         let mut clients = Vec::new();
-        let shared = Arc::new(Shared::new(config, None).expect("no log file to open"));
         let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(config, None, stopped).expect("no log file to open"));
         let (close, closing) = watch::channel(false);
         let mut served = JoinSet::new();
         for (n, segment) in segments.into_iter().enumerate() {
@@ -90,7 +90,7 @@ pub fn run_connection(bytes: &[u8]) -> usize {
                 broker_side,
                 peer,
                 Arc::clone(&shared),
-                stopped.clone(),
+                (),
             ));
             let closing = (!keep_open).then(|| closing.clone());
             clients.push(tokio::spawn(play(client, segment, piece, closing)));
@@ -102,6 +102,7 @@ pub fn run_connection(bytes: &[u8]) -> usize {
             check_consistent(&shared);
         }
         stop.send_replace(true);
+        shared.stop_connections();
         join_all(&mut served).await;
         let mut received = 0;
         for client in clients {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -54,14 +53,14 @@ impl Transport {
     }
 }
 
-/// Accept until shutdown, then close the port and wait for every connection task to end.
+/// Accept until shutdown, then close the port and wait for every connection task to end (for
+/// SHUTDOWN_GRACE at most: each ends by itself once the broker stops).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut connections = JoinSet::new();
     let mut stop = shutdown.clone();
     loop {
         tokio::select! {
@@ -75,14 +74,19 @@ pub(crate) async fn accept_loop(
                         ));
                         continue;
                     };
-                    connections.spawn(open(
-                        stream,
-                        addr,
-                        transport.clone(),
-                        Arc::clone(&shared),
-                        shutdown.clone(),
-                        admission,
-                    ));
+                    // Not kept in a JoinSet: that would cost every idle connection an entry.
+                    // Admission counts the tasks, for the wait below.
+                    match transport {
+                        // Most connections: their task is the connection's future and no more.
+                        Transport::Mqtt if !admission.refused => {
+                            tokio::spawn(plain(stream, addr, admission));
+                        }
+                        _ => {
+                            let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
+                            let transport = transport.clone();
+                            tokio::spawn(open(stream, addr, transport, shared, shutdown, admission));
+                        }
+                    }
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: pause rather than spin.
@@ -90,21 +94,21 @@ pub(crate) async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
     drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        connections.shutdown().await;
+    if !shared.connections_end(SHUTDOWN_GRACE).await {
+        shared.log_error(format_args!(
+            "{} connections still open after {} s of stopping",
+            shared.connections.load(Ordering::SeqCst),
+            SHUTDOWN_GRACE.as_secs()
+        ));
     }
 }
 
-/// A connection's place under max_connections, given back when its task ends.
-struct Admission {
+/// A connection's place under max_connections, given back when its task ends; while it lives,
+/// the connection counts in [`Shared::connections`] (from accept to close).
+pub(crate) struct Admission {
     shared: Arc<Shared>,
     /// Over the limit: to be answered a refusal (counted in `refusing`, not `open_connections`).
     refused: bool,
@@ -116,22 +120,20 @@ impl Admission {
     fn of(shared: &Arc<Shared>) -> Option<Admission> {
         let max = shared.config.max_connections;
         let open = shared.open_connections.fetch_add(1, Ordering::SeqCst);
-        if max == 0 || open < max {
-            return Some(Admission {
-                shared: Arc::clone(shared),
-                refused: false,
-            });
+        let refused = !(max == 0 || open < max);
+        if refused {
+            shared.open_connections.fetch_sub(1, Ordering::SeqCst);
+            shared.refused_connections.fetch_add(1, Ordering::Relaxed);
+            if shared.refusing.fetch_add(1, Ordering::SeqCst) >= REFUSALS_AT_ONCE {
+                shared.refusing.fetch_sub(1, Ordering::SeqCst);
+                return None;
+            }
         }
-        shared.open_connections.fetch_sub(1, Ordering::SeqCst);
-        shared.refused_connections.fetch_add(1, Ordering::Relaxed);
-        if shared.refusing.fetch_add(1, Ordering::SeqCst) < REFUSALS_AT_ONCE {
-            return Some(Admission {
-                shared: Arc::clone(shared),
-                refused: true,
-            });
-        }
-        shared.refusing.fetch_sub(1, Ordering::SeqCst);
-        None
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        Some(Admission {
+            shared: Arc::clone(shared),
+            refused,
+        })
     }
 }
 
@@ -143,30 +145,43 @@ impl Drop for Admission {
             &self.shared.open_connections
         };
         count.fetch_sub(1, Ordering::SeqCst);
+        self.shared.connection_ended();
     }
 }
 
 /// MQTT on a connection whose transport handshakes are done: served, or refused when it came
 /// over max_connections.
-async fn mqtt<S>(
-    stream: S,
-    peer: Peer,
-    shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-    admission: Admission,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+async fn mqtt<S>(stream: S, peer: Peer, shared: Arc<Shared>, admission: Admission)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     if admission.refused {
-        // Boxed: rare, and not to be reserved in every connection's task.
-        Box::pin(connection::turn_away(stream, peer.addr, &shared)).await;
+        connection::turn_away(stream, peer.addr, &shared).await;
+        drop(admission);
     } else {
-        connection::serve(stream, peer, shared, shutdown).await;
+        connection::serve(stream, peer, shared, admission).await;
     }
-    drop(admission);
 }
 
-/// One accepted connection: its transport handshakes (within the connect timeout), then MQTT.
+/// A plain MQTT connection with its place under max_connections: served, in a future that
+/// holds the connection and nothing of the accept.
+fn plain(
+    stream: TcpStream,
+    addr: SocketAddr,
+    admission: Admission,
+) -> impl Future<Output = ()> + Send + 'static {
+    let _ = stream.set_nodelay(true);
+    let peer = Peer {
+        addr,
+        transport: Transport::Mqtt.scheme(),
+        identity: None,
+    };
+    let shared = Arc::clone(&admission.shared);
+    connection::serve(stream, peer, shared, admission)
+}
+
+/// One accepted connection over TLS or WebSocket, or refused: its transport handshakes
+/// (within the connect timeout), then MQTT.
 async fn open(
     stream: TcpStream,
     addr: SocketAddr,
@@ -175,25 +190,8 @@ async fn open(
     shutdown: watch::Receiver<bool>,
     admission: Admission,
 ) {
-    let _live = Live::new(Arc::clone(&shared));
     let _ = stream.set_nodelay(true);
-    match transport {
-        Transport::Mqtt => {
-            let peer = Peer {
-                addr,
-                transport: transport.scheme(),
-                identity: None,
-            };
-            mqtt(stream, peer, shared, shutdown, admission).await
-        }
-        // Boxed: this future is the connection's task, as large as its largest branch, and
-        // thousands of plain MQTT clients must not each reserve room for TLS and WebSocket.
-        _ => {
-            let handshakes =
-                secure_or_upgrade(stream, addr, transport, shared, shutdown, admission);
-            Box::pin(handshakes).await
-        }
-    }
+    secure_or_upgrade(stream, addr, transport, shared, shutdown, admission).await
 }
 
 /// TLS and WebSocket connections: the handshakes, then MQTT.
@@ -219,20 +217,18 @@ async fn secure_or_upgrade(
         ));
     };
     match transport {
-        Transport::Mqtt => mqtt(stream, peer(None), shared, shutdown, admission).await,
+        Transport::Mqtt => mqtt(stream, peer(None), shared, admission).await,
         Transport::Ws => {
             let upgraded = websocket::accept(stream, max_packet_size);
             match step(deadline, &mut shutdown, upgraded).await {
-                Ok(stream) => mqtt(stream, peer(None), shared, shutdown, admission).await,
+                Ok(stream) => mqtt(stream, peer(None), shared, admission).await,
                 Err(why) => failed(why),
             }
         }
         Transport::Mqtts(side) => {
             let secured = secure(stream, &side);
             match step(deadline, &mut shutdown, secured).await {
-                Ok((stream, identity)) => {
-                    mqtt(stream, peer(identity), shared, shutdown, admission).await
-                }
+                Ok((stream, identity)) => mqtt(stream, peer(identity), shared, admission).await,
                 Err(why) => failed(why),
             }
         }
@@ -243,9 +239,7 @@ async fn secure_or_upgrade(
                 Ok::<_, String>((stream, identity))
             };
             match step(deadline, &mut shutdown, secured_and_upgraded).await {
-                Ok((stream, identity)) => {
-                    mqtt(stream, peer(identity), shared, shutdown, admission).await
-                }
+                Ok((stream, identity)) => mqtt(stream, peer(identity), shared, admission).await,
                 Err(why) => failed(why),
             }
         }
@@ -293,19 +287,27 @@ async fn secure(
     }
 }
 
-/// One in the broker's count of live connections for as long as it lives, however its task
-/// ends.
-struct Live(Arc<Shared>);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Live {
-    fn new(shared: Arc<Shared>) -> Self {
-        shared.connections.fetch_add(1, Ordering::Relaxed);
-        Live(shared)
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    /// An idle plain-MQTT connection's task is reserved in full for the connection's whole
+    /// life: its future must stay small enough for tokio's task cell (the future plus about 104
+    /// bytes, in steps of 128) to stay at 256 bytes.
+    #[tokio::test]
+    async fn a_connection_task_fits_in_256_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let config = super::super::Config::default();
+        let shared = Arc::new(Shared::new(config, None, shutdown).unwrap());
+        let admission = Admission::of(&shared).unwrap();
+        let task = plain(stream, peer, admission);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 152, "the connection's future is {size} bytes");
+        drop(task);
+        drop(client);
     }
 }

@@ -12,9 +12,11 @@ pub mod config;
 mod connection;
 #[doc(hidden)]
 pub mod fuzz;
+mod keepalive;
 mod listener;
 pub mod log;
 mod persist;
+mod pump;
 mod retain;
 mod router;
 mod session;
@@ -26,7 +28,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -248,6 +250,14 @@ pub(crate) struct Shared {
     pub refusing: AtomicUsize,
     /// Connections accepted and not yet ended (handshakes included).
     pub connections: AtomicUsize,
+    /// Set when the broker stops: connections end when they see it (they are woken for it).
+    stopping: AtomicBool,
+    /// Turns true when the broker stops: for handshakes and timers to watch.
+    pub shutdown: watch::Receiver<bool>,
+    /// Woken when the last connection task ends (while the broker stops).
+    connections_ended: tokio::sync::Notify,
+    /// Wakes connections whose keep-alive deadline has come.
+    pub keep_alives: Arc<keepalive::KeepAlives>,
 }
 
 /// How often the journal is written when nothing else writes it (acks from subscribers, QoS 0
@@ -256,7 +266,11 @@ pub(crate) struct Shared {
 const JOURNAL_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Shared {
-    fn new(config: Config, journal: Option<Arc<Journal>>) -> io::Result<Self> {
+    fn new(
+        config: Config,
+        journal: Option<Arc<Journal>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> io::Result<Self> {
         let logger = log::Logger::new(config.log.clone())
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
         let access = Access {
@@ -277,7 +291,45 @@ impl Shared {
             refusing: AtomicUsize::new(0),
             stats: Arc::default(),
             journal,
+            stopping: AtomicBool::new(false),
+            shutdown,
+            connections_ended: tokio::sync::Notify::new(),
+            keep_alives: Arc::new(keepalive::KeepAlives::new()),
         })
+    }
+
+    /// Whether the broker is stopping: a connection that sees it ends.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Make every served connection end (those still in their handshake watch the shutdown
+    /// channel instead): the flag first, then a wake-up for each, so none waits past it.
+    pub fn stop_connections(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.sessions.wake_all();
+    }
+
+    /// One connection task fewer: the last one wakes whoever waits for them all to end.
+    fn connection_ended(&self) {
+        if self.connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.connections_ended.notify_waiters();
+        }
+    }
+
+    /// Wait (at most `limit`) until no connection task is left; false if some still are.
+    pub async fn connections_end(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            loop {
+                let ended = self.connections_ended.notified();
+                if self.connections.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// With persistence, the gate: hold it while changing sessions or retained messages (a read
@@ -484,8 +536,9 @@ impl Broker {
             }
             bound.push((listener, transport));
         }
-        let shared = Arc::new(Shared::new(config, journal)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared::new(config, journal, shutdown_rx.clone())?);
+        shared.keep_alives.start(&shutdown_rx);
         let mut persistence_tasks = Vec::new();
         if let Some(restored) = restored {
             shared.retained.restore(restored.retained);
@@ -503,7 +556,7 @@ impl Broker {
             for (client_id, mut will) in restored.wills {
                 let Some((session, link_id)) = sessions
                     .iter()
-                    .find(|(session, _)| session.client_id == client_id)
+                    .find(|(session, _)| *session.client_id == *client_id)
                 else {
                     continue; // its session is gone, and the will with it
                 };
@@ -647,6 +700,7 @@ impl Broker {
     /// [`Broker::stop`], returning the error of the last save (with persistence).
     pub async fn try_stop(mut self) -> io::Result<()> {
         self.shutdown.send_replace(true);
+        self.shared.stop_connections();
         // An accept task only ends after joining every connection task.
         for task in &mut self.accept_tasks {
             let _ = task.await;
@@ -694,6 +748,7 @@ async fn autosave(shared: Arc<Shared>, interval: Duration, mut shutdown: watch::
 impl Drop for Broker {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
+        self.shared.stop_connections();
     }
 }
 

@@ -113,8 +113,8 @@ struct Matched {
     ids: Vec<u32>,
 }
 
-/// Subscribers of one filter, by client id.
-type Subscribers = HashMap<String, Subscriber>;
+/// Subscribers of one filter, by client id (shared with the session's).
+type Subscribers = HashMap<Arc<str>, Subscriber>;
 
 /// `$share/GROUP/FILTER`: the group and the filter; None for an ordinary filter.
 pub(crate) fn shared_filter(path: &str) -> Option<(&str, &str)> {
@@ -125,7 +125,7 @@ pub(crate) fn shared_filter(path: &str) -> Option<(&str, &str)> {
 /// them, in turn.
 struct SharedGroup {
     filter: String,
-    members: Vec<(String, Subscriber)>,
+    members: Vec<(Arc<str>, Subscriber)>,
     next: AtomicUsize,
 }
 
@@ -211,7 +211,7 @@ impl Router {
         for filter in filters {
             if shared_filter(filter).is_some() {
                 if let Some(group) = table.shared.get_mut(filter) {
-                    group.members.retain(|(member, _)| member != client_id);
+                    group.members.retain(|(member, _)| **member != *client_id);
                     if group.members.is_empty() {
                         table.shared.remove(filter);
                     }
@@ -304,7 +304,7 @@ impl Router {
                 subscribers
                     .iter()
                     .filter(|(client_id, s)| {
-                        !(s.options.no_local && publisher == Some(client_id.as_str()))
+                        !(s.options.no_local && publisher == Some(&**client_id))
                     })
                     .map(|(_, s)| Matched {
                         session: Arc::clone(&s.session),

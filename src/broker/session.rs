@@ -5,7 +5,7 @@
 //! then a session, then the router or the retained store, then the journal's pending records.
 //! Routing takes the router lock and releases it before locking any session.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -14,7 +14,8 @@ use bytes::BytesMut;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubComp, PubRel, SubAck, SubscribeReasonCode, UnsubAck};
 use rumqttc::v5::mqttbytes::v5 as m5;
-use tokio::sync::Notify;
+use std::task::Waker;
+
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -56,12 +57,15 @@ pub(crate) struct QueueLimits {
     pub messages: usize,
 }
 
-/// The connection a session is attached to: how to wake its writer and how to close it.
-#[derive(Clone)]
+/// The connection a session is attached to, and how to wake its task: for output (when it
+/// asks for it) and, always, when the session is taken from it or the broker stops.
 pub(crate) struct Link {
     pub id: u64,
-    pub wake: Arc<Notify>,
-    pub kick: Arc<Notify>,
+    /// The connection's task, registered by [`Session::park`]; taken by the first wake-up, so
+    /// a burst of deliveries wakes it once.
+    waker: Option<Waker>,
+    /// Whether the connection can write now: deliveries wake it only then.
+    wants_output: bool,
     pub protocol: Protocol,
     /// The client's receive maximum (MQTT 5): QoS 1/2 messages it takes in flight at once.
     pub receive_maximum: u16,
@@ -106,6 +110,22 @@ enum Stage {
     Released,
 }
 
+/// What only some sessions use: boxed, so that the many that never do (idle, QoS 0) do not
+/// carry it.
+#[derive(Default)]
+struct Extras {
+    /// In send order, so a reconnect resends them in order.
+    inflight: VecDeque<Inflight>,
+    /// Whether the ids in flight rise (modulo 65535) from the oldest to the newest, as
+    /// allocated: then a new id outside that span is free without a scan.
+    inflight_unordered: bool,
+    /// Incoming QoS 2 packet ids routed and awaiting PUBREL: a DUP resend is not routed again.
+    awaiting_pubrel: BTreeSet<u16>,
+    /// The expiry and will-delay timers set off by the last connection's end: aborted when
+    /// another connection attaches, so reconnects never pile them up.
+    timers: Vec<AbortHandle>,
+}
+
 struct SessionState {
     /// Seconds the session outlives its connection: 0 ends it with the connection (a 3.1.1
     /// clean session), [`NEVER_EXPIRES`] keeps it (a 3.1.1 persistent session).
@@ -113,33 +133,52 @@ struct SessionState {
     /// The id of the connection attached last: an expiry or a delayed will set off by that
     /// connection's end is void once another one has attached.
     last_link: Option<u64>,
-    subscriptions: HashMap<String, SubscriptionOptions>,
+    /// A B-tree rather than a hash map: no room taken while empty or small.
+    subscriptions: BTreeMap<String, SubscriptionOptions>,
     queued: VecDeque<Delivery>,
     queued_bytes: usize,
-    /// In send order, so a reconnect resends them in order.
-    inflight: VecDeque<Inflight>,
     next_pkid: u16,
-    /// Incoming QoS 2 packet ids routed and awaiting PUBREL: a DUP resend is not routed again.
-    awaiting_pubrel: HashSet<u16>,
+    /// Messages in flight, PUBREL ids awaited, timers (None while there are none).
+    extras: Option<Box<Extras>>,
     /// Encoded acks and CONNACK/SUBACK/PINGRESP for the writer.
     replies: BytesMut,
     link: Option<Link>,
     /// The user name of the connection attached last (what the ACL is checked against).
-    username: Option<String>,
+    username: Option<Box<str>>,
     /// Set on attach: the writer resends everything in flight first, with DUP.
     resend_inflight: bool,
-    /// The session's client id again, for its journal records.
-    client_id: String,
+    /// The session's client id again (the same allocation), for its journal records.
+    client_id: Arc<str>,
     /// The journal, when the broker persists; this session's changes go there while `persisted`.
     journal: Option<Arc<Journal>>,
     /// Whether the journal knows this session (one with a nonzero expiry interval).
     persisted: bool,
-    /// The expiry and will-delay timers set off by the last connection's end: aborted when
-    /// another connection attaches, so reconnects never pile them up.
-    timers: Vec<AbortHandle>,
 }
 
 impl SessionState {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_default()
+    }
+
+    fn inflight(&self) -> impl Iterator<Item = &Inflight> {
+        self.extras.iter().flat_map(|extras| extras.inflight.iter())
+    }
+
+    fn inflight_len(&self) -> usize {
+        self.extras
+            .as_ref()
+            .map_or(0, |extras| extras.inflight.len())
+    }
+
+    /// Remove the entry in flight at `at`.
+    fn inflight_done(&mut self, at: usize) {
+        let extras = self.extras();
+        extras.inflight.remove(at);
+        if extras.inflight.is_empty() {
+            extras.inflight_unordered = false;
+        }
+    }
+
     /// The journal's view of a kept session's expiry: forgotten at 0, else (re)recorded with
     /// the user name.
     fn journal_expiry(&mut self, expiry: u32) {
@@ -168,20 +207,38 @@ impl SessionState {
         self.persisted = false;
     }
 
-    fn wake_writer(&self) {
-        if let Some(link) = &self.link {
-            link.wake.notify_one();
+    /// The waker of a connection waiting for output, taken (to wake it once the lock is let go).
+    /// Only deliveries from other connections wake one: what a connection's own packets change
+    /// (replies, acks that free the in-flight window) is written by its pump after every read.
+    fn writer_waker(&mut self) -> Option<Waker> {
+        match &mut self.link {
+            Some(link) if link.wants_output => link.waker.take(),
+            _ => None,
         }
+    }
+
+    /// Whether a writer taking a batch now would get anything.
+    fn has_output(&self, max_inflight: u16) -> bool {
+        !self.replies.is_empty()
+            || self.resend_inflight
+            || self.queued.front().is_some_and(|next| {
+                next.qos == QoS::AtMostOnce || self.inflight_len() < self.window(max_inflight)
+            })
+    }
+
+    /// Outgoing QoS 1/2 messages in flight at once: the broker's limit and the client's receive
+    /// maximum, whichever is smaller.
+    fn window(&self, max_inflight: u16) -> usize {
+        let receive_maximum = self.link.as_ref().map_or(u16::MAX, |l| l.receive_maximum);
+        usize::from(max_inflight.min(receive_maximum).max(1))
     }
 
     fn push_reply(&mut self, packet: &Packet) {
         codec::encode(&mut self.replies, packet);
-        self.wake_writer();
     }
 
     fn push_reply_v5(&mut self, packet: &m5::Packet) {
         codec::encode_v5(&mut self.replies, packet);
-        self.wake_writer();
     }
 
     fn protocol(&self) -> Protocol {
@@ -229,7 +286,6 @@ impl SessionState {
             self.record(|buf, client| record::deliver(buf, client, &delivery));
         }
         self.queued.push_back(delivery);
-        self.wake_writer();
         dropped
     }
 
@@ -238,14 +294,28 @@ impl SessionState {
         loop {
             self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
             let pkid = self.next_pkid;
-            if !self.inflight.iter().any(|entry| entry.pkid == pkid) {
+            let Some(extras) = self.extras.as_deref_mut() else {
+                return pkid;
+            };
+            let (Some(oldest), Some(newest)) = (extras.inflight.front(), extras.inflight.back())
+            else {
+                return pkid;
+            };
+            // Ids rise from the oldest in flight to the newest: one past that span is free.
+            let span = ring_distance(oldest.pkid, newest.pkid);
+            if !extras.inflight_unordered && ring_distance(oldest.pkid, pkid) > span {
+                return pkid;
+            }
+            if !extras.inflight.iter().any(|entry| entry.pkid == pkid) {
+                // Taken from within the span (ids wrapped around a message long in flight).
+                extras.inflight_unordered = true;
                 return pkid;
             }
         }
     }
 
     fn inflight_position(&self, pkid: u16, qos: QoS) -> Option<usize> {
-        self.inflight.iter().position(|entry| {
+        self.inflight().position(|entry| {
             entry.pkid == pkid
                 && match &entry.stage {
                     Stage::Unacked(delivery) => delivery.qos == qos,
@@ -255,24 +325,29 @@ impl SessionState {
     }
 }
 
+/// How far packet id `to` comes after `from`, ids running 1..=65535 and round again.
+fn ring_distance(from: u16, to: u16) -> u32 {
+    (u32::from(to) + 65535 - u32::from(from)) % 65535
+}
+
 pub(crate) struct Session {
-    pub client_id: String,
+    /// Shared with the registry's key and the router's entries: one allocation.
+    pub client_id: Arc<str>,
     state: Mutex<SessionState>,
 }
 
 impl Session {
-    fn new(client_id: String, expiry: u32, journal: Option<Arc<Journal>>) -> Self {
+    fn new(client_id: Arc<str>, expiry: u32, journal: Option<Arc<Journal>>) -> Self {
         Session {
-            client_id: client_id.clone(),
+            client_id: Arc::clone(&client_id),
             state: Mutex::new(SessionState {
                 expiry,
                 last_link: None,
-                subscriptions: HashMap::new(),
+                subscriptions: BTreeMap::new(),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
-                inflight: VecDeque::new(),
                 next_pkid: 0,
-                awaiting_pubrel: HashSet::new(),
+                extras: None,
                 replies: BytesMut::new(),
                 link: None,
                 username: None,
@@ -280,7 +355,6 @@ impl Session {
                 client_id,
                 journal,
                 persisted: false,
-                timers: Vec::new(),
             }),
         }
     }
@@ -307,7 +381,6 @@ impl Session {
     pub fn reply_bytes(&self, link_id: u64, bytes: &[u8]) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         state.replies.extend_from_slice(bytes);
-        state.wake_writer();
         Ok(())
     }
 
@@ -325,7 +398,11 @@ impl Session {
 
     /// Incoming QoS 2 messages awaiting PUBREL (against the receive maximum).
     pub fn awaiting_pubrel(&self) -> usize {
-        self.lock().awaiting_pubrel.len()
+        let state = self.lock();
+        state
+            .extras
+            .as_ref()
+            .map_or(0, |extras| extras.awaiting_pubrel.len())
     }
 
     /// Whether the ACL lets this session's client read or write `topic_name`.
@@ -351,8 +428,9 @@ impl Session {
     pub fn add_timer(&self, link_id: u64, timer: AbortHandle) {
         let mut state = self.lock();
         if state.link.is_none() && state.last_link == Some(link_id) {
-            state.timers.retain(|timer| !timer.is_finished());
-            state.timers.push(timer);
+            let timers = &mut state.extras().timers;
+            timers.retain(|timer| !timer.is_finished());
+            timers.push(timer);
         } else {
             timer.abort();
         }
@@ -374,7 +452,50 @@ impl Session {
         if state.link.is_none() && (state.expiry == 0 || delivery.qos == QoS::AtMostOnce) {
             return 0;
         }
-        state.admit(delivery, limits)
+        let dropped = state.admit(delivery, limits);
+        let waker = state.writer_waker();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        dropped
+    }
+
+    /// Before connection `link_id` waits: Ok(true) if a batch is ready for it (when it can
+    /// write, `want_output`), else its task is registered to be woken by the next delivery (if
+    /// it can write), a takeover or the broker's stop. Err: the session is no longer its own.
+    pub fn park(
+        &self,
+        link_id: u64,
+        waker: &Waker,
+        want_output: bool,
+        max_inflight: u16,
+    ) -> Result<bool, Detached> {
+        let mut guard = self.linked(link_id)?;
+        let state = &mut *guard;
+        if want_output && state.has_output(max_inflight) {
+            return Ok(true);
+        }
+        let Some(link) = &mut state.link else {
+            return Err(Detached);
+        };
+        link.wants_output = want_output;
+        if !link
+            .waker
+            .as_ref()
+            .is_some_and(|known| known.will_wake(waker))
+        {
+            link.waker = Some(waker.clone());
+        }
+        Ok(false)
+    }
+
+    /// Wake the connection attached now, whatever it waits for (the broker stops).
+    fn wake_connection(&self) {
+        let waker = self.lock().link.as_mut().and_then(|link| link.waker.take());
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Messages queued (not in flight) and their bytes.
@@ -387,7 +508,7 @@ impl Session {
     /// for a resend before PUBREL.
     pub fn receive_qos2(&self, link_id: u64, pkid: u16) -> Result<bool, Detached> {
         let mut state = self.linked(link_id)?;
-        let first = state.awaiting_pubrel.insert(pkid);
+        let first = state.extras().awaiting_pubrel.insert(pkid);
         if first {
             state.record(|buf, client| record::inbound(buf, client, pkid));
         }
@@ -397,7 +518,8 @@ impl Session {
     /// PUBREL from the client: forget the packet id and answer PUBCOMP.
     pub fn release(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
-        if state.awaiting_pubrel.remove(&pkid) {
+        let awaited = state.extras.as_mut();
+        if awaited.is_some_and(|extras| extras.awaiting_pubrel.remove(&pkid)) {
             state.record(|buf, client| record::inbound_done(buf, client, pkid));
         }
         state.push_reply(&Packet::PubComp(PubComp::new(pkid)));
@@ -408,9 +530,8 @@ impl Session {
     pub fn puback(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::AtLeastOnce) {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -419,7 +540,7 @@ impl Session {
     pub fn pubrec(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
-            state.inflight[at].stage = Stage::Released;
+            state.extras().inflight[at].stage = Stage::Released;
             state.record(|buf, client| record::released(buf, client, pkid));
             state.push_reply(&Packet::PubRel(PubRel::new(pkid)));
         }
@@ -430,9 +551,8 @@ impl Session {
     pub fn pubrec_refused(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         if let Some(at) = state.inflight_position(pkid, QoS::ExactlyOnce) {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -441,13 +561,11 @@ impl Session {
     pub fn pubcomp(&self, link_id: u64, pkid: u16) -> Result<(), Detached> {
         let mut state = self.linked(link_id)?;
         let released = state
-            .inflight
-            .iter()
+            .inflight()
             .position(|entry| entry.pkid == pkid && matches!(entry.stage, Stage::Released));
         if let Some(at) = released {
-            state.inflight.remove(at);
+            state.inflight_done(at);
             state.record(|buf, client| record::done(buf, client, pkid));
-            state.wake_writer();
         }
         Ok(())
     }
@@ -574,8 +692,9 @@ impl Session {
         Ok(())
     }
 
-    /// Hand the writer its next batch: the encoded replies are swapped into `out` (which must be
-    /// empty), messages to send are pushed onto `outbound`, each QoS 1/2 one with a packet id.
+    /// Hand the writer its next batch: the encoded replies are appended to `out` (the session
+    /// keeps no buffer for them), messages to send are pushed onto `outbound`, each QoS 1/2 one
+    /// with a packet id.
     pub fn take_batch(
         &self,
         link_id: u64,
@@ -585,10 +704,11 @@ impl Session {
     ) -> Result<(), Detached> {
         let mut guard = self.linked(link_id)?;
         let state = &mut *guard;
-        std::mem::swap(&mut state.replies, out);
+        let replies = std::mem::take(&mut state.replies);
+        out.extend_from_slice(&replies);
         if state.resend_inflight {
             state.resend_inflight = false;
-            outbound.extend(state.inflight.iter().map(|entry| match &entry.stage {
+            outbound.extend(state.inflight().map(|entry| match &entry.stage {
                 Stage::Unacked(delivery) => Outbound::Publish {
                     delivery: delivery.clone(),
                     pkid: entry.pkid,
@@ -597,22 +717,18 @@ impl Session {
                 Stage::Released => Outbound::PubRel(entry.pkid),
             }));
         }
-        let (receive_maximum, max_packet_size, v5) = match &state.link {
-            Some(link) => (
-                link.receive_maximum,
-                link.max_packet_size,
-                link.protocol == Protocol::V5,
-            ),
-            None => (u16::MAX, None, false),
+        let (max_packet_size, v5) = match &state.link {
+            Some(link) => (link.max_packet_size, link.protocol == Protocol::V5),
+            None => (None, false),
         };
-        let max_inflight = usize::from(max_inflight.min(receive_maximum).max(1));
+        let max_inflight = state.window(max_inflight);
         let now = Instant::now();
         let mut taken = 0;
         while taken < BATCH_BYTES {
             // Strict order: a QoS 0 message never overtakes a QoS 1/2 one waiting for a slot.
             match state.queued.front() {
                 Some(next)
-                    if next.qos == QoS::AtMostOnce || state.inflight.len() < max_inflight => {}
+                    if next.qos == QoS::AtMostOnce || state.inflight_len() < max_inflight => {}
                 _ => break,
             }
             let Some(delivery) = state.queued.pop_front() else {
@@ -637,7 +753,7 @@ impl Session {
             } else {
                 let pkid = state.allocate_pkid();
                 state.record(|buf, client| record::sent(buf, client, pkid));
-                state.inflight.push_back(Inflight {
+                state.extras().inflight.push_back(Inflight {
                     pkid,
                     stage: Stage::Unacked(delivery.clone()),
                 });
@@ -680,7 +796,7 @@ pub(crate) struct Census {
 /// Every session by client id, plus the counters behind assigned ids and connection ids.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    by_client_id: Mutex<HashMap<String, Arc<Session>>>,
+    by_client_id: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     /// The journal sessions record their changes in, when the broker persists.
     journal: Option<Arc<Journal>>,
     assigned_ids: AtomicU64,
@@ -695,7 +811,7 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
         self.by_client_id
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -730,12 +846,21 @@ impl Sessions {
     pub fn new_link(&self, protocol: Protocol) -> Link {
         Link {
             id: self.link_ids.fetch_add(1, Ordering::Relaxed),
-            wake: Arc::new(Notify::new()),
-            kick: Arc::new(Notify::new()),
+            waker: None,
+            wants_output: false,
             protocol,
             receive_maximum: u16::MAX,
             max_packet_size: None,
             topic_alias_max: 0,
+        }
+    }
+
+    /// Wake every connection attached to a session: the broker stops (connections check
+    /// [`Shared::stopping`](super::Shared) when woken).
+    pub fn wake_all(&self) {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        for session in sessions {
+            session.wake_connection();
         }
     }
 
@@ -754,7 +879,7 @@ impl Sessions {
         loop {
             let n = self.assigned_ids.fetch_add(1, Ordering::Relaxed) + 1;
             let client_id = format!("skeeter-{n}");
-            if !sessions.contains_key(&client_id) {
+            if !sessions.contains_key(client_id.as_str()) {
                 return client_id;
             }
         }
@@ -784,11 +909,15 @@ impl Sessions {
         let session = match sessions.get(client_id) {
             Some(previous) => {
                 let mut state = previous.lock();
-                if let Some(old) = state.link.take() {
-                    old.kick.notify_one();
+                if let Some(waker) = state.link.take().and_then(|old| old.waker) {
+                    waker.wake();
                 }
                 // Its expiry and delayed will are void now (both check this when they fire).
-                for timer in state.timers.drain(..) {
+                for timer in state
+                    .extras
+                    .iter_mut()
+                    .flat_map(|extras| extras.timers.drain(..))
+                {
                     timer.abort();
                 }
                 // A session with expiry 0 ends with its connection, so it is never resumed.
@@ -797,7 +926,7 @@ impl Sessions {
                     drop(state);
                     router.unsubscribe(client_id, subscriptions.keys().map(String::as_str));
                     Arc::new(Session::new(
-                        client_id.to_owned(),
+                        Arc::clone(&previous.client_id),
                         expiry,
                         self.journal.clone(),
                     ))
@@ -809,19 +938,19 @@ impl Sessions {
                 }
             }
             None => Arc::new(Session::new(
-                client_id.to_owned(),
+                Arc::from(client_id),
                 expiry,
                 self.journal.clone(),
             )),
         };
-        sessions.insert(client_id.to_owned(), Arc::clone(&session));
+        sessions.insert(Arc::clone(&session.client_id), Arc::clone(&session));
         {
             let mut state = session.lock();
             state.replies.clear();
             state.resend_inflight = true;
             state.last_link = Some(link.id);
             state.link = Some(link);
-            state.username = username;
+            state.username = username.map(String::into_boxed_str);
             if present {
                 state.journal_expiry(expiry);
             } else if expiry != 0 && state.journal.is_some() {
@@ -832,7 +961,6 @@ impl Sessions {
                 });
             }
             connack(present, &mut state.replies);
-            state.wake_writer();
         }
         session
     }
@@ -910,8 +1038,9 @@ impl Sessions {
         let mut sessions = self.lock();
         let mut restored = Vec::new();
         for (client_id, saved) in saved {
+            let client_id: Arc<str> = Arc::from(client_id);
             let session = Arc::new(Session::new(
-                client_id.clone(),
+                Arc::clone(&client_id),
                 saved.expiry,
                 self.journal.clone(),
             ));
@@ -920,23 +1049,28 @@ impl Sessions {
                 let mut state = session.lock();
                 state.persisted = true;
                 state.last_link = Some(link_id);
-                state.username = saved.username;
+                state.username = saved.username.map(String::into_boxed_str);
                 state.queued_bytes = saved.queued.iter().map(Delivery::cost).sum();
                 state.queued = saved.queued;
                 state.next_pkid = saved.inflight.back().map_or(0, |(pkid, _)| *pkid);
-                state.inflight = saved
-                    .inflight
-                    .into_iter()
-                    .map(|(pkid, delivery)| Inflight {
-                        pkid,
-                        stage: delivery.map_or(Stage::Released, Stage::Unacked),
-                    })
-                    .collect();
-                state.awaiting_pubrel = saved.awaiting_pubrel;
+                if !saved.inflight.is_empty() || !saved.awaiting_pubrel.is_empty() {
+                    let extras = state.extras();
+                    extras.inflight = saved
+                        .inflight
+                        .into_iter()
+                        .map(|(pkid, delivery)| Inflight {
+                            pkid,
+                            stage: delivery.map_or(Stage::Released, Stage::Unacked),
+                        })
+                        .collect();
+                    // Saved in send order, but not necessarily allocated by this broker's rule.
+                    extras.inflight_unordered = true;
+                    extras.awaiting_pubrel = saved.awaiting_pubrel.into_iter().collect();
+                }
                 for (filter, options) in &saved.subscriptions {
                     router.subscribe(filter, &session, *options);
                 }
-                state.subscriptions = saved.subscriptions;
+                state.subscriptions = saved.subscriptions.into_iter().collect();
             }
             restored.push((Arc::clone(&session), link_id));
             sessions.insert(client_id, session);
@@ -952,12 +1086,12 @@ impl Sessions {
             if !state.persisted {
                 continue;
             }
-            let client = session.client_id.as_str();
+            let client = &*session.client_id;
             record::session_new(buf, client, state.expiry, state.username.as_deref());
             for (filter, options) in &state.subscriptions {
                 record::subscribe(buf, client, filter, options);
             }
-            for entry in &state.inflight {
+            for entry in state.inflight() {
                 match &entry.stage {
                     Stage::Unacked(delivery) => {
                         record::deliver(buf, client, delivery);
@@ -971,21 +1105,26 @@ impl Sessions {
                     record::deliver(buf, client, delivery);
                 }
             }
-            for pkid in &state.awaiting_pubrel {
-                record::inbound(buf, client, *pkid);
+            if let Some(extras) = &state.extras {
+                for pkid in &extras.awaiting_pubrel {
+                    record::inbound(buf, client, *pkid);
+                }
             }
         }
     }
 }
 
 /// Empty a session that ends; returns its subscriptions, to be removed from the router.
-fn discard(state: &mut SessionState) -> HashMap<String, SubscriptionOptions> {
+fn discard(state: &mut SessionState) -> BTreeMap<String, SubscriptionOptions> {
     state.forget();
     state.expiry = 0;
     state.queued.clear();
     state.queued_bytes = 0;
-    state.inflight.clear();
-    state.awaiting_pubrel.clear();
+    if let Some(extras) = &mut state.extras {
+        extras.inflight.clear();
+        extras.inflight_unordered = false;
+        extras.awaiting_pubrel.clear();
+    }
     std::mem::take(&mut state.subscriptions)
 }
 
@@ -1007,11 +1146,13 @@ mod tests {
         }
     }
 
-    fn online_session() -> (Session, Link) {
+    /// A session with a connection attached, and that connection's id.
+    fn online_session() -> (Session, u64) {
         let session = Session::new("c".into(), NEVER_EXPIRES, None);
         let link = Sessions::default().new_link(Protocol::V311);
-        session.lock().link = Some(link.clone());
-        (session, link)
+        let id = link.id;
+        session.lock().link = Some(link);
+        (session, id)
     }
 
     fn bytes(budget: usize) -> QueueLimits {
@@ -1099,15 +1240,48 @@ mod tests {
         assert_eq!(queued_qos(&session), [1]);
     }
 
+    /// Send one QoS 1 message and return its packet id.
+    fn send_one(session: &Session, link_id: u64) -> u16 {
+        session.deliver(delivery(QoS::AtLeastOnce, 1), bytes(1000));
+        let (mut out, mut outbound) = (BytesMut::new(), Vec::new());
+        session
+            .take_batch(link_id, &mut out, &mut outbound, 100)
+            .unwrap();
+        let [Outbound::Publish { pkid, .. }] = outbound[..] else {
+            panic!("one publish")
+        };
+        pkid
+    }
+
+    #[test]
+    fn packet_ids_in_flight_stay_unique_round_the_wrap() {
+        let (session, link_id) = online_session();
+        session.lock().next_pkid = 65_000;
+        // One message is never acknowledged while the ids go round more than once.
+        let held = send_one(&session, link_id);
+        let mut previous = held;
+        for _ in 0..140_000 {
+            let pkid = send_one(&session, link_id);
+            assert_ne!(pkid, held, "an id in flight given again");
+            assert_ne!(pkid, 0);
+            assert_ne!(pkid, previous);
+            session.puback(link_id, pkid).unwrap();
+            previous = pkid;
+        }
+        assert_eq!(session.lock().inflight_len(), 1);
+        session.puback(link_id, held).unwrap();
+        assert_eq!(session.lock().inflight_len(), 0);
+    }
+
     #[test]
     fn inflight_window_holds_back_qos1_and_keeps_order() {
-        let (session, link) = online_session();
+        let (session, link_id) = online_session();
         for qos in [QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
             session.deliver(delivery(qos, 1), bytes(1000));
         }
         let (mut out, mut outbound) = (BytesMut::new(), Vec::new());
         session
-            .take_batch(link.id, &mut out, &mut outbound, 1)
+            .take_batch(link_id, &mut out, &mut outbound, 1)
             .unwrap();
         assert_eq!(
             outbound.len(),
@@ -1117,15 +1291,15 @@ mod tests {
         let Outbound::Publish { pkid, .. } = outbound[0] else {
             panic!("expected a publish")
         };
-        session.puback(link.id, pkid).unwrap();
+        session.puback(link_id, pkid).unwrap();
         outbound.clear();
         session
-            .take_batch(link.id, &mut out, &mut outbound, 1)
+            .take_batch(link_id, &mut out, &mut outbound, 1)
             .unwrap();
         assert_eq!(outbound.len(), 2, "the next QoS 1 and the QoS 0 behind it");
         assert!(
             session
-                .take_batch(link.id + 1, &mut out, &mut outbound, 1)
+                .take_batch(link_id + 1, &mut out, &mut outbound, 1)
                 .is_err()
         );
     }

@@ -72,6 +72,11 @@ impl<S> Counted<S> {
     pub fn new(inner: S, stats: Arc<Stats>) -> Self {
         Counted { inner, stats }
     }
+
+    /// The stream itself, for a reader and writer that count on their own.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {

@@ -137,6 +137,10 @@ struct SessionState {
     subscriptions: BTreeMap<String, SubscriptionOptions>,
     queued: VecDeque<Delivery>,
     queued_bytes: usize,
+    /// Whether `queued` may hold a QoS 0 message: false once a search of a full queue found
+    /// none, so a full queue of QoS 1/2 messages refuses the next one at once instead of
+    /// searching it again (a scan per publish stalled a fan-in of 10 publishers at 750 msg/s).
+    qos0_queued: bool,
     next_pkid: u16,
     /// Messages in flight, PUBREL ids awaited, timers (None while there are none).
     extras: Option<Box<Extras>>,
@@ -259,15 +263,20 @@ impl SessionState {
         let cost = delivery.cost();
         let mut dropped = 0;
         if self.full(cost, limits) {
-            if delivery.qos == QoS::AtMostOnce {
+            if delivery.qos == QoS::AtMostOnce || !self.qos0_queued {
                 return 1;
             }
             // Make room by dropping queued QoS 0 messages, oldest first.
             let mut excess_bytes = (self.queued_bytes + cost).saturating_sub(limits.bytes);
             let mut excess_messages = (self.queued.len() + 1).saturating_sub(limits.messages);
             let mut freed = 0;
+            let mut qos0_kept = false;
             self.queued.retain(|queued| {
-                if (excess_bytes == 0 && excess_messages == 0) || queued.qos != QoS::AtMostOnce {
+                if queued.qos != QoS::AtMostOnce {
+                    return true;
+                }
+                if excess_bytes == 0 && excess_messages == 0 {
+                    qos0_kept = true;
                     return true;
                 }
                 excess_bytes = excess_bytes.saturating_sub(queued.cost());
@@ -276,12 +285,14 @@ impl SessionState {
                 dropped += 1;
                 false
             });
+            self.qos0_queued = qos0_kept;
             self.queued_bytes -= freed;
             if self.full(cost, limits) {
                 return dropped + 1;
             }
         }
         self.queued_bytes += cost;
+        self.qos0_queued |= delivery.qos == QoS::AtMostOnce;
         if delivery.qos != QoS::AtMostOnce {
             self.record(|buf, client| record::deliver(buf, client, &delivery));
         }
@@ -346,6 +357,7 @@ impl Session {
                 subscriptions: BTreeMap::new(),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
+                qos0_queued: false,
                 next_pkid: 0,
                 extras: None,
                 replies: BytesMut::new(),
@@ -1051,6 +1063,7 @@ impl Sessions {
                 state.last_link = Some(link_id);
                 state.username = saved.username.map(String::into_boxed_str);
                 state.queued_bytes = saved.queued.iter().map(Delivery::cost).sum();
+                state.qos0_queued = saved.queued.iter().any(|q| q.qos == QoS::AtMostOnce);
                 state.queued = saved.queued;
                 state.next_pkid = saved.inflight.back().map_or(0, |(pkid, _)| *pkid);
                 if !saved.inflight.is_empty() || !saved.awaiting_pubrel.is_empty() {

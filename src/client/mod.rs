@@ -703,8 +703,6 @@ impl Connection {
         }
     }
 
-    /// MQTT 5: the properties of the broker's last CONNACK (None in MQTT 3.1.1, or when it had
-    /// none).
     /// Events already read from the socket, which the next `next_event` returns without
     /// waiting (a batch of PUBLISHes read together).
     pub fn has_buffered_events(&self) -> bool {
@@ -714,6 +712,8 @@ impl Connection {
         }
     }
 
+    /// MQTT 5: the properties of the broker's last CONNACK (None in MQTT 3.1.1, or when it had
+    /// none).
     pub fn connack_properties(&self) -> Option<&mqtt5::ConnAckProperties> {
         self.connack.as_ref()
     }

@@ -222,8 +222,10 @@ async fn receive(
             return output_error(err);
         }
         if stopping && clearing.done() {
-            out.flush().or_else(|err| output_error(err).map(|_| ()))?;
-            return Ok(Stop::Done);
+            return match out.flush() {
+                Ok(()) => Ok(Stop::Done),
+                Err(err) => output_error(err),
+            };
         }
         let event = tokio::select! {
             event = connection.next_event() => event,

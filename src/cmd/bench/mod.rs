@@ -721,19 +721,21 @@ fn summarise(g: Gathered) -> Summary {
         .then(|| receive_from_ns.and_then(|from| seconds(from, last_arrival_ns)))
         .flatten();
     let size = plan.size as f64;
+    let mean_received = (received > 0).then(|| received_bytes as f64 / received as f64);
+    let throughput_of = |sent_msg_s: Option<f64>, received_msg_s: Option<f64>| Throughput {
+        sent_msg_s,
+        received_msg_s,
+        sent_mb_s: sent_msg_s.map(|r| r * size / 1e6),
+        received_mb_s: received_msg_s
+            .zip(mean_received)
+            .map(|(r, mean)| r * mean / 1e6),
+    };
     let throughput = measured.then(|| {
         let sent_msg_s = publishes.then(|| per_second(sent, publish_time)).flatten();
         let received_msg_s = subscribes
             .then(|| per_second(received, receive_time))
             .flatten();
-        Throughput {
-            sent_msg_s,
-            received_msg_s,
-            sent_mb_s: sent_msg_s.map(|r| r * size / 1e6),
-            received_mb_s: received_msg_s.and_then(|r| {
-                (received > 0).then(|| r * (received_bytes as f64 / received as f64) / 1e6)
-            }),
-        }
+        throughput_of(sent_msg_s, received_msg_s)
     });
     let steady = measured.then(|| {
         let sent_msg_s = publishes
@@ -743,14 +745,7 @@ fn summarise(g: Gathered) -> Summary {
         let received_msg_s = subscribes
             .then(|| per_second(received_steady, received_window))
             .flatten();
-        Throughput {
-            sent_msg_s,
-            received_msg_s,
-            sent_mb_s: sent_msg_s.map(|r| r * size / 1e6),
-            received_mb_s: received_msg_s.and_then(|r| {
-                (received > 0).then(|| r * (received_bytes as f64 / received as f64) / 1e6)
-            }),
-        }
+        throughput_of(sent_msg_s, received_msg_s)
     });
     let rate = plan
         .rate

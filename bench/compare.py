@@ -50,13 +50,6 @@ def proc_peak_rss(pid):
     return 0
 
 
-def proc_rss(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 class Run:
     """A client process: wall time, CPU seconds and peak RSS from wait4."""
 
@@ -186,6 +179,14 @@ def counted_subscriber(port, topic, qos, count, out):
     return sub
 
 
+def numbered_lines(work, count):
+    """A file of the lines 1..count (what `seq` prints), written once per run."""
+    path = Path(work) / f"lines-{count}"
+    if not path.exists():
+        path.write_bytes(b"".join(b"%d\n" % i for i in range(1, count + 1)))
+    return path
+
+
 def pub_lines(work, lines_file, count, qos, pub_cmd, broker):
     topic = f"bench/lines/{pub_cmd[0].rsplit('/', 1)[-1]}/{qos}/{time.monotonic_ns()}"
     with open(Path(work) / "got", "wb") as got:
@@ -202,8 +203,7 @@ def pub_lines(work, lines_file, count, qos, pub_cmd, broker):
 
 
 def pub_l(work, count):
-    lines_file = Path(work) / f"lines-{count}"
-    lines_file.write_bytes(b"".join(b"%d\n" % i for i in range(1, count + 1)))
+    lines_file = numbered_lines(work, count)
     targets = {0: 1.5, 1: 3.0}
     for qos in (0, 1):
         print(f"2. `pub -l` of {count} lines at QoS {qos} into mosquitto, counted at a subscriber",
@@ -246,7 +246,7 @@ def sub_pipe(work, count):
            f"{a.wall:.3f} s, CPU {a.cpu:.2f} s", f"{b.wall:.3f} s, CPU {b.cpu:.2f} s",
            b.wall / a.wall, "rate >= 1.5x", b.wall / a.wall >= 1.5)
     # (b) through mosquitto, fed by skeeter pub -l at QoS 1: the broker's pace
-    lines_file = Path(work) / f"lines-{count}"
+    lines_file = numbered_lines(work, count)
     results = {}
     for name, cmd in (("skeeter", [SKEETER, "sub"]), ("mosquitto", ["mosquitto_sub"])):
         with Broker("mosquitto", work) as broker:
@@ -502,9 +502,6 @@ def main():
             7: lambda: start_to_connack(work, 20),
             8: lambda: big_payload(work, opts.payload),
         }
-        if 3 in only and 2 not in only:
-            lines_file = Path(work) / f"lines-{opts.lines}"
-            lines_file.write_bytes(b"".join(b"%d\n" % i for i in range(1, opts.lines + 1)))
         for item in sorted(only):
             steps[item]()
     print("\n| # | figure | skeeter | mosquitto | skeeter ahead by | target | |")
